@@ -1,0 +1,5 @@
+//! End-to-end tests: a real `acrylic serve` process (this package's binary)
+//! and real clients (the acrylic CLI, skopeo, podman, ctr, Python SDKs).
+
+mod cli;
+mod clients;

@@ -1,0 +1,26 @@
+//! The HTTP surfaces and the composition root.
+//!
+//! Requests flow one way: a surface parses the request into a typed route,
+//! asks `gate`/`authz` for a permit, calls the domain (`acrylic-registry`,
+//! `acrylic-identity`) and maps domain errors to its wire format. Surfaces:
+//! - `oci`: OCI Distribution `/v2/…` (route table in `oci/route.rs`);
+//! - `token`: the registry token service `/oauth2/token`, `/oauth2/exchange`;
+//! - `directory`: the Entra-ID-compatible identity provider `/{tenant}/…`;
+//! - `arm`: the ARM-shaped control plane `/subscriptions/…`;
+//! - `ops`: `/healthz`, `/readyz`, `/metrics`.
+
+pub mod arm;
+pub mod bootstrap;
+pub mod config;
+pub mod directory;
+pub mod gate;
+pub mod oci;
+pub mod ops;
+pub mod serve;
+pub mod state;
+pub mod tls;
+pub mod token;
+
+pub use config::Config;
+pub use serve::run;
+pub use state::{AppState, Settings};

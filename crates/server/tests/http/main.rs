@@ -1,0 +1,8 @@
+//! In-process HTTP tests: each test starts its own `TestServer` on
+//! 127.0.0.1:0 with its own data directory (one test binary for the crate,
+//! to keep link time down on two cores).
+
+mod arm;
+mod oci;
+mod serve;
+mod token;

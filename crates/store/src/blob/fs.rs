@@ -1,0 +1,3 @@
+//! File-system adapter (being written, #2).
+/// Blobs on the local file system.
+pub struct FsBlobStore;

@@ -1,0 +1,3 @@
+//! SQL adapter (being written, #2).
+/// The SQL metadata store (SQLite or PostgreSQL).
+pub struct SqlMetaStore;

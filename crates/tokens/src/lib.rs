@@ -1,0 +1,3 @@
+//! Token keys and claims (being written, #2).
+/// Signing keys.
+pub struct KeyRing;
