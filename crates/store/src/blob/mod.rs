@@ -4,6 +4,8 @@
 //! - `blobs/<alg>/<first two hex>/<hex>` — a committed blob. Written only by
 //!   an atomic rename (or a put-if-absent) after its digest was verified, so a
 //!   crash can never leave a partial blob under this prefix.
+//!   (The file-system adapter's put-if-absent stages its write as
+//!   `<hex>#<n>` beside the target; such a name is never a blob key.)
 //! - `uploads/<upload id>` — the bytes of an upload in progress. Appended to
 //!   by PATCH/PUT, moved to `blobs/…` on commit, removed on cancel or by the
 //!   janitor. Never served.
@@ -48,6 +50,9 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Size of a committed blob.
     async fn stat(&self, digest: &Digest) -> BlobResult<Option<u64>>;
     /// Streams a committed blob, or a byte range of it (end exclusive).
+    /// The range must be non-empty and lie within the blob
+    /// (`start < end <= size`), else `RangeNotSatisfiable`: clamp an HTTP
+    /// range to the size first (RFC 9110 §14.1.2).
     async fn get(&self, digest: &Digest, range: Option<Range<u64>>) -> BlobResult<ByteStream>;
     /// Stores small content whose digest the caller computed (manifests):
     /// verifies `digest` against `bytes`, then writes atomically.
@@ -66,5 +71,6 @@ pub trait BlobStore: Send + Sync + 'static {
     /// mismatch the staging area is removed too and nothing becomes visible.
     /// Returns the blob's size.
     async fn upload_commit(&self, id: &UploadId, expected: &Digest) -> BlobResult<u64>;
+    /// Removes the staging area; `UploadNotFound` if there was none.
     async fn upload_abort(&self, id: &UploadId) -> BlobResult<()>;
 }

@@ -1,8 +1,9 @@
 //! The metadata store: records and the [`MetaStore`] trait.
 //!
 //! Conventions: `find_*` returns `Option`, `get_*` returns `NotFound`;
-//! times are UTC `OffsetDateTime` (stored as epoch milliseconds); names are
-//! stored exactly as the validated model types print them.
+//! times are UTC `OffsetDateTime` (stored as epoch milliseconds, so they
+//! come back truncated to the millisecond); names are stored exactly as the
+//! validated model types print them.
 
 use acrylic_model::{
     ArmScope, Digest, ObjectId, RegistryId, RegistryName, RepositoryName, ResourceGroupName,
@@ -304,7 +305,10 @@ pub trait MetaStore: Send + Sync + 'static {
     // -- RBAC --
     async fn create_role_assignment(&self, a: &RoleAssignment) -> Result<()>;
     /// Assignments naming any of these principals (a principal and its groups).
-    async fn list_role_assignments_for(&self, principals: &[ObjectId]) -> Result<Vec<RoleAssignment>>;
+    async fn list_role_assignments_for(
+        &self,
+        principals: &[ObjectId],
+    ) -> Result<Vec<RoleAssignment>>;
     /// Assignments whose scope is `scope` or lies below it.
     async fn list_role_assignments_under(&self, scope: &ArmScope) -> Result<Vec<RoleAssignment>>;
     async fn delete_role_assignment(&self, id: &uuid::Uuid) -> Result<bool>;
@@ -348,7 +352,12 @@ pub trait MetaStore: Send + Sync + 'static {
         repo: &RepositoryName,
         digest: &Digest,
     ) -> Result<Option<u64>>;
-    async fn unlink_blob(&self, reg: &RegistryId, repo: &RepositoryName, digest: &Digest) -> Result<bool>;
+    async fn unlink_blob(
+        &self,
+        reg: &RegistryId,
+        repo: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<bool>;
     /// In one transaction: create the repository row if needed, insert the
     /// manifest (or keep the existing identical one), record the digests it
     /// references (for GC), link the manifest digest itself as a blob, and
@@ -366,11 +375,31 @@ pub trait MetaStore: Send + Sync + 'static {
         digest: &Digest,
     ) -> Result<Option<ManifestRecord>>;
     /// Deletes the manifest, every tag that points at it and its link.
-    async fn delete_manifest(&self, reg: &RegistryId, repo: &RepositoryName, digest: &Digest) -> Result<bool>;
-    async fn find_tag(&self, reg: &RegistryId, repo: &RepositoryName, tag: &Tag) -> Result<Option<TagRecord>>;
+    async fn delete_manifest(
+        &self,
+        reg: &RegistryId,
+        repo: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<bool>;
+    async fn find_tag(
+        &self,
+        reg: &RegistryId,
+        repo: &RepositoryName,
+        tag: &Tag,
+    ) -> Result<Option<TagRecord>>;
     /// Tags in lexical order.
-    async fn list_tags(&self, reg: &RegistryId, repo: &RepositoryName, page: &Page) -> Result<Vec<TagRecord>>;
-    async fn tags_of_manifest(&self, reg: &RegistryId, repo: &RepositoryName, digest: &Digest) -> Result<Vec<Tag>>;
+    async fn list_tags(
+        &self,
+        reg: &RegistryId,
+        repo: &RepositoryName,
+        page: &Page,
+    ) -> Result<Vec<TagRecord>>;
+    async fn tags_of_manifest(
+        &self,
+        reg: &RegistryId,
+        repo: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Vec<Tag>>;
     async fn delete_tag(&self, reg: &RegistryId, repo: &RepositoryName, tag: &Tag) -> Result<bool>;
     /// Manifests of this repository whose `subject` is `subject`.
     async fn list_referrers(
@@ -379,9 +408,14 @@ pub trait MetaStore: Send + Sync + 'static {
         repo: &RepositoryName,
         subject: &Digest,
     ) -> Result<Vec<ManifestRecord>>;
-    async fn find_repository(&self, reg: &RegistryId, repo: &RepositoryName) -> Result<Option<RepositoryRecord>>;
+    async fn find_repository(
+        &self,
+        reg: &RegistryId,
+        repo: &RepositoryName,
+    ) -> Result<Option<RepositoryRecord>>;
     /// Repository names in lexical order.
-    async fn list_repositories(&self, reg: &RegistryId, page: &Page) -> Result<Vec<RepositoryName>>;
+    async fn list_repositories(&self, reg: &RegistryId, page: &Page)
+    -> Result<Vec<RepositoryName>>;
     /// Deletes a repository with its manifests, tags and links.
     async fn delete_repository(&self, reg: &RegistryId, repo: &RepositoryName) -> Result<bool>;
 

@@ -1,0 +1,7 @@
+//! Store tests, one binary to keep link time down on two cores:
+//! - `meta`: the `MetaStore` conformance suite, run against SQLite always and
+//!   against PostgreSQL when `DATABASE_URL` is set;
+//! - `blob`: `FsBlobStore` on a temporary directory.
+
+mod blob;
+mod meta;
