@@ -136,9 +136,18 @@ impl Permit {
 }
 
 /// The one decision function. Denies by default.
-pub fn authorize(principal: &Principal, resource: Resource<'_>, requested: &[Action], grants: &Grants) -> Decision {
+pub fn authorize(
+    principal: &Principal,
+    resource: Resource<'_>,
+    requested: &[Action],
+    grants: &Grants,
+) -> Decision {
     let (granted, reason) = decide(principal, resource, requested, grants);
-    let denied = requested.iter().filter(|a| !granted.contains(a)).cloned().collect();
+    let denied = requested
+        .iter()
+        .filter(|a| !granted.contains(a))
+        .cloned()
+        .collect();
     Decision {
         principal: principal.label(),
         resource: describe(resource),
@@ -150,13 +159,20 @@ pub fn authorize(principal: &Principal, resource: Resource<'_>, requested: &[Act
 
 fn describe(resource: Resource<'_>) -> String {
     match resource {
-        Resource::Repository { registry, name } => format!("registry {} repository {name}", registry.id),
+        Resource::Repository { registry, name } => {
+            format!("registry {} repository {name}", registry.id)
+        }
         Resource::Catalog { registry } => format!("registry {} catalog", registry.id),
         Resource::Arm { scope } => scope.to_string(),
     }
 }
 
-fn decide(principal: &Principal, resource: Resource<'_>, requested: &[Action], grants: &Grants) -> (Vec<Action>, String) {
+fn decide(
+    principal: &Principal,
+    resource: Resource<'_>,
+    requested: &[Action],
+    grants: &Grants,
+) -> (Vec<Action>, String) {
     let registry = match resource {
         Resource::Repository { registry, .. } | Resource::Catalog { registry } => Some(registry),
         Resource::Arm { .. } => None,
@@ -172,25 +188,41 @@ fn decide(principal: &Principal, resource: Resource<'_>, requested: &[Action], g
     };
 
     // Directory principals may only act inside their own tenant.
-    if let (Some(t), Some(reg)) = (principal.tenant(), registry) {
-        if t != reg.tenant {
-            return (vec![], format!("principal's tenant {t} is not the registry's tenant {}", reg.tenant));
-        }
+    if let (Some(t), Some(reg)) = (principal.tenant(), registry)
+        && t != reg.tenant
+    {
+        return (
+            vec![],
+            format!(
+                "principal's tenant {t} is not the registry's tenant {}",
+                reg.tenant
+            ),
+        );
     }
 
     match (principal, resource) {
-        (Principal::Anonymous, Resource::Arm { .. }) => (vec![], "anonymous callers cannot use the control plane".into()),
+        (Principal::Anonymous, Resource::Arm { .. }) => (
+            vec![],
+            "anonymous callers cannot use the control plane".into(),
+        ),
         (Principal::Anonymous, _) => {
             let reg = registry.expect("data-plane resource");
             if !reg.anonymous_pull_enabled {
-                return (vec![], "anonymous access is disabled on this registry".into());
+                return (
+                    vec![],
+                    "anonymous access is disabled on this registry".into(),
+                );
             }
             // Anonymous pull never grants push, delete or metadata writes.
-            let g = keep(&|a| matches!(a, Action::Repository(RepoAction::Pull) | Action::CatalogList));
+            let g = keep(&|a| {
+                matches!(
+                    a,
+                    Action::Repository(RepoAction::Pull) | Action::CatalogList
+                )
+            });
             (g, "anonymous pull is enabled on this registry".into())
         }
-        (Principal::Admin { registry: rid }, Resource::Arm { .. }) => {
-            let _ = rid;
+        (Principal::Admin { .. }, Resource::Arm { .. }) => {
             (vec![], "the admin user has no control-plane rights".into())
         }
         (Principal::Admin { registry: rid }, _) => {
@@ -204,27 +236,37 @@ fn decide(principal: &Principal, resource: Resource<'_>, requested: &[Action], g
             let g = keep(&|a| matches!(a, Action::Repository(_) | Action::CatalogList));
             (g, "admin user: full data-plane access".into())
         }
-        (Principal::RepositoryToken { registry: rid, .. }, Resource::Repository { registry: reg, name }) => {
+        (
+            Principal::RepositoryToken { registry: rid, .. },
+            Resource::Repository {
+                registry: reg,
+                name,
+            },
+        ) => {
             if rid != &reg.id {
                 return (vec![], "a token of another registry".into());
             }
             let g = keep(&|a| match a {
-                Action::Repository(ra) => grants
-                    .scope_map
-                    .iter()
-                    .any(|r| &r.action == ra && scope::repository_pattern_matches(&r.repository, name.as_str())),
+                Action::Repository(ra) => grants.scope_map.iter().any(|r| {
+                    &r.action == ra
+                        && scope::repository_pattern_matches(&r.repository, name.as_str())
+                }),
                 _ => false,
             });
             (g, "repository token scope map".into())
         }
-        (Principal::RepositoryToken { .. }, Resource::Catalog { .. }) => {
-            (vec![], "repository-scoped tokens cannot list the catalog".into())
-        }
-        (Principal::RepositoryToken { .. }, Resource::Arm { .. }) => {
-            (vec![], "repository-scoped tokens cannot use the control plane".into())
-        }
+        (Principal::RepositoryToken { .. }, Resource::Catalog { .. }) => (
+            vec![],
+            "repository-scoped tokens cannot list the catalog".into(),
+        ),
+        (Principal::RepositoryToken { .. }, Resource::Arm { .. }) => (
+            vec![],
+            "repository-scoped tokens cannot use the control plane".into(),
+        ),
         (
-            Principal::User { .. } | Principal::ServicePrincipal { .. } | Principal::ManagedIdentity { .. },
+            Principal::User { .. }
+            | Principal::ServicePrincipal { .. }
+            | Principal::ManagedIdentity { .. },
             Resource::Arm { scope },
         ) => {
             let g = keep(&|a| match a {
@@ -236,12 +278,20 @@ fn decide(principal: &Principal, resource: Resource<'_>, requested: &[Action], g
             });
             (g, "role assignments".into())
         }
-        (Principal::User { .. } | Principal::ServicePrincipal { .. } | Principal::ManagedIdentity { .. }, _) => {
+        (
+            Principal::User { .. }
+            | Principal::ServicePrincipal { .. }
+            | Principal::ManagedIdentity { .. },
+            _,
+        ) => {
             let reg = registry.expect("data-plane resource");
             if reg.abac {
                 // ABAC repository permissions arrive with issue #3; until then an
                 // ABAC registry grants directory principals nothing (deny by default).
-                return (vec![], "ABAC repository permissions are not supported yet".into());
+                return (
+                    vec![],
+                    "ABAC repository permissions are not supported yet".into(),
+                );
             }
             let g = keep(&|a| {
                 roles::legacy_data_permission(a).is_some_and(|op| {

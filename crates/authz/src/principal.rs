@@ -6,7 +6,9 @@ use acrylic_model::{ObjectId, RegistryId, TenantId};
 pub enum Principal {
     Anonymous,
     /// The admin user of one registry.
-    Admin { registry: RegistryId },
+    Admin {
+        registry: RegistryId,
+    },
     User {
         tenant: TenantId,
         oid: ObjectId,
@@ -23,7 +25,10 @@ pub enum Principal {
         client_id: uuid::Uuid,
     },
     /// A repository-scoped token of one registry.
-    RepositoryToken { registry: RegistryId, name: String },
+    RepositoryToken {
+        registry: RegistryId,
+        name: String,
+    },
 }
 
 impl Principal {

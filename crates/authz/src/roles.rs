@@ -26,7 +26,8 @@ impl RoleDefinition {
 
     /// Does this role grant the data action `op`?
     pub fn allows_data_action(&self, op: &str) -> bool {
-        self.data_actions.iter().any(|p| glob(p, op)) && !self.not_data_actions.iter().any(|p| glob(p, op))
+        self.data_actions.iter().any(|p| glob(p, op))
+            && !self.not_data_actions.iter().any(|p| glob(p, op))
     }
 }
 
@@ -50,12 +51,20 @@ pub fn legacy_data_permission(a: &Action) -> Option<&'static str> {
         Action::Repository(RepoAction::Push | RepoAction::MetadataWrite) => {
             Some("Microsoft.ContainerRegistry/registries/push/write")
         }
-        Action::Repository(RepoAction::Delete) => Some("Microsoft.ContainerRegistry/registries/artifacts/delete"),
+        Action::Repository(RepoAction::Delete) => {
+            Some("Microsoft.ContainerRegistry/registries/artifacts/delete")
+        }
         Action::Arm(_) | Action::System => None,
     }
 }
 
-fn role(id: Uuid, name: &str, description: &str, actions: &[&str], not_actions: &[&str]) -> RoleDefinition {
+fn role(
+    id: Uuid,
+    name: &str,
+    description: &str,
+    actions: &[&str],
+    not_actions: &[&str],
+) -> RoleDefinition {
     RoleDefinition {
         id,
         name: name.into(),
@@ -71,7 +80,13 @@ fn role(id: Uuid, name: &str, description: &str, actions: &[&str], not_actions: 
 /// The built-in roles (ids as Azure publishes them).
 pub fn builtins() -> Vec<RoleDefinition> {
     vec![
-        role(OWNER, "Owner", "Grants full access to manage all resources, including the ability to assign roles in Azure RBAC.", &["*"], &[]),
+        role(
+            OWNER,
+            "Owner",
+            "Grants full access to manage all resources, including the ability to assign roles in Azure RBAC.",
+            &["*"],
+            &[],
+        ),
         role(
             CONTRIBUTOR,
             "Contributor",
@@ -83,11 +98,41 @@ pub fn builtins() -> Vec<RoleDefinition> {
                 "Microsoft.Authorization/elevateAccess/Action",
             ],
         ),
-        role(READER, "Reader", "View all resources, but does not allow you to make any changes.", &["*/read"], &[]),
-        role(ACR_PULL, "AcrPull", "acr pull", &[&format!("{ACR}/pull/read")], &[]),
-        role(ACR_PUSH, "AcrPush", "acr push", &[&format!("{ACR}/pull/read"), &format!("{ACR}/push/write")], &[]),
-        role(ACR_DELETE, "AcrDelete", "acr delete", &[&format!("{ACR}/artifacts/delete")], &[]),
-        role(ACR_IMAGE_SIGNER, "AcrImageSigner", "acr image signer", &[&format!("{ACR}/sign/write")], &[]),
+        role(
+            READER,
+            "Reader",
+            "View all resources, but does not allow you to make any changes.",
+            &["*/read"],
+            &[],
+        ),
+        role(
+            ACR_PULL,
+            "AcrPull",
+            "acr pull",
+            &[&format!("{ACR}/pull/read")],
+            &[],
+        ),
+        role(
+            ACR_PUSH,
+            "AcrPush",
+            "acr push",
+            &[&format!("{ACR}/pull/read"), &format!("{ACR}/push/write")],
+            &[],
+        ),
+        role(
+            ACR_DELETE,
+            "AcrDelete",
+            "acr delete",
+            &[&format!("{ACR}/artifacts/delete")],
+            &[],
+        ),
+        role(
+            ACR_IMAGE_SIGNER,
+            "AcrImageSigner",
+            "acr image signer",
+            &[&format!("{ACR}/sign/write")],
+            &[],
+        ),
     ]
 }
 
@@ -96,7 +141,9 @@ pub fn find_builtin(id: &Uuid) -> Option<RoleDefinition> {
 }
 
 pub fn find_builtin_by_name(name: &str) -> Option<RoleDefinition> {
-    builtins().into_iter().find(|r| r.name.eq_ignore_ascii_case(name))
+    builtins()
+        .into_iter()
+        .find(|r| r.name.eq_ignore_ascii_case(name))
 }
 
 /// Case-insensitive glob where `*` matches any run of characters.

@@ -20,7 +20,6 @@ pub enum Scope {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScopeError(pub String);
 
-
 impl fmt::Display for ScopeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "invalid scope: {}", self.0)
@@ -38,7 +37,8 @@ impl Scope {
         match kind {
             "registry" if name == "catalog" => Ok(Scope::Catalog),
             "repository" => {
-                let name = RepositoryName::parse(name).map_err(|e| ScopeError(format!("{s}: {e}")))?;
+                let name =
+                    RepositoryName::parse(name).map_err(|e| ScopeError(format!("{s}: {e}")))?;
                 let mut acts = Vec::new();
                 for a in actions.split(',') {
                     let list: Vec<RepoAction> = if a == "*" {
@@ -52,7 +52,10 @@ impl Scope {
                         }
                     }
                 }
-                Ok(Scope::Repository { name, actions: acts })
+                Ok(Scope::Repository {
+                    name,
+                    actions: acts,
+                })
             }
             _ => Err(ScopeError(s.into())),
         }
@@ -60,7 +63,9 @@ impl Scope {
 
     /// Parses every scope in a list of `scope` values, each of which may hold
     /// several space-separated scopes (containerd, acr-cli).
-    pub fn parse_all<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Vec<Scope>, ScopeError> {
+    pub fn parse_all<'a>(
+        values: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Vec<Scope>, ScopeError> {
         let mut out = Vec::new();
         for v in values {
             for s in v.split(' ').filter(|s| !s.is_empty()) {
@@ -72,7 +77,9 @@ impl Scope {
 
     pub fn actions(&self) -> Vec<Action> {
         match self {
-            Scope::Repository { actions, .. } => actions.iter().map(|a| Action::Repository(*a)).collect(),
+            Scope::Repository { actions, .. } => {
+                actions.iter().map(|a| Action::Repository(*a)).collect()
+            }
             Scope::Catalog => vec![Action::CatalogList],
         }
     }
@@ -97,7 +104,11 @@ pub(crate) fn repository_pattern_matches(pattern: &str, name: &str) -> bool {
         return true;
     }
     match pattern.strip_suffix("/*") {
-        Some(prefix) => name.len() > prefix.len() + 1 && name.starts_with(prefix) && name.as_bytes()[prefix.len()] == b'/',
+        Some(prefix) => {
+            name.len() > prefix.len() + 1
+                && name.starts_with(prefix)
+                && name.as_bytes()[prefix.len()] == b'/'
+        }
         None => pattern == name,
     }
 }

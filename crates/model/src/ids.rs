@@ -97,7 +97,10 @@ impl RegistryId {
         if s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
             Ok(Self(s.to_owned()))
         } else {
-            Err(InvalidName::new("registry id", "expected 32 lowercase hex characters"))
+            Err(InvalidName::new(
+                "registry id",
+                "expected 32 lowercase hex characters",
+            ))
         }
     }
     pub fn as_str(&self) -> &str {

@@ -182,9 +182,9 @@ pub struct ResourceGroupName(String);
 impl ResourceGroupName {
     pub fn parse(s: &str) -> Result<Self, InvalidName> {
         let ok = (1..=90).contains(&s.len())
-            && s
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'(' | b')'))
+            && s.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'(' | b')')
+            })
             && !s.ends_with('.');
         if !ok {
             return Err(InvalidName::new(
@@ -218,9 +218,9 @@ impl ArmScope {
             let ok = !seg.is_empty()
                 && seg != "."
                 && seg != ".."
-                && seg
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'(' | b')'));
+                && seg.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'(' | b')')
+                });
             if !ok {
                 return Err(InvalidName::new(KIND, format!("bad segment {seg:?}")));
             }
@@ -236,7 +236,11 @@ impl ArmScope {
         Self(format!("/subscriptions/{sub}/resourceGroups/{rg}"))
     }
 
-    pub fn registry(sub: &crate::SubscriptionId, rg: &ResourceGroupName, name: &RegistryName) -> Self {
+    pub fn registry(
+        sub: &crate::SubscriptionId,
+        rg: &ResourceGroupName,
+        name: &RegistryName,
+    ) -> Self {
         Self(format!(
             "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerRegistry/registries/{name}"
         ))
@@ -273,7 +277,14 @@ mod tests {
 
     #[test]
     fn repository_names() {
-        for ok in ["a", "library/hello-world", "a__b", "a--b/c.d_e", "x/y/z", "a0-9"] {
+        for ok in [
+            "a",
+            "library/hello-world",
+            "a__b",
+            "a--b/c.d_e",
+            "x/y/z",
+            "a0-9",
+        ] {
             assert!(RepositoryName::parse(ok).is_ok(), "{ok} refused");
         }
         for bad in [
@@ -303,7 +314,10 @@ mod tests {
 
     #[test]
     fn registry_names_lowercase() {
-        assert_eq!(RegistryName::parse("MyReg1").map(|r| r.to_string()), Ok("myreg1".into()));
+        assert_eq!(
+            RegistryName::parse("MyReg1").map(|r| r.to_string()),
+            Ok("myreg1".into())
+        );
         for bad in ["abcd", "my-reg", "my_reg", &"a".repeat(51)] {
             assert!(RegistryName::parse(bad).is_err(), "{bad:?} accepted");
         }
