@@ -1,0 +1,245 @@
+//! The `/v2/` wire error: `{"errors":[{"code","message","detail"}]}` with the
+//! dist-spec's codes and statuses (dist-spec "Error Codes"; distribution's
+//! errcode table is the model). Domain and routing errors map here
+//! exhaustively; the gate renders its own 401/403 (with the challenge).
+
+use acrylic_registry::RegistryError;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::route::RouteError;
+
+/// The error codes this surface sends, with their usual status: the one
+/// table. A few conditions use another status for the same code (413 for an
+/// oversized manifest, 415 for an unsupported media type); those are chosen
+/// where the error is mapped, below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    BlobUnknown,
+    BlobUploadInvalid,
+    BlobUploadUnknown,
+    DigestInvalid,
+    ManifestBlobUnknown,
+    ManifestInvalid,
+    ManifestUnknown,
+    NameInvalid,
+    NameUnknown,
+    SizeInvalid,
+    Unauthorized,
+    Denied,
+    Unsupported,
+    /// distribution's code for a bad `n`.
+    PaginationNumberInvalid,
+    /// distribution's code for an unsatisfiable or out-of-order range: 416.
+    RangeInvalid,
+    /// A 500: the cause is logged, never sent.
+    Unknown,
+}
+
+impl Code {
+    pub const fn as_str(self) -> &'static str {
+        self.row().0
+    }
+
+    pub const fn status(self) -> StatusCode {
+        self.row().1
+    }
+
+    const fn row(self) -> (&'static str, StatusCode) {
+        match self {
+            Code::BlobUnknown => ("BLOB_UNKNOWN", StatusCode::NOT_FOUND),
+            Code::BlobUploadInvalid => ("BLOB_UPLOAD_INVALID", StatusCode::BAD_REQUEST),
+            Code::BlobUploadUnknown => ("BLOB_UPLOAD_UNKNOWN", StatusCode::NOT_FOUND),
+            Code::DigestInvalid => ("DIGEST_INVALID", StatusCode::BAD_REQUEST),
+            Code::ManifestBlobUnknown => ("MANIFEST_BLOB_UNKNOWN", StatusCode::BAD_REQUEST),
+            Code::ManifestInvalid => ("MANIFEST_INVALID", StatusCode::BAD_REQUEST),
+            Code::ManifestUnknown => ("MANIFEST_UNKNOWN", StatusCode::NOT_FOUND),
+            Code::NameInvalid => ("NAME_INVALID", StatusCode::BAD_REQUEST),
+            Code::NameUnknown => ("NAME_UNKNOWN", StatusCode::NOT_FOUND),
+            Code::SizeInvalid => ("SIZE_INVALID", StatusCode::BAD_REQUEST),
+            Code::Unauthorized => ("UNAUTHORIZED", StatusCode::UNAUTHORIZED),
+            Code::Denied => ("DENIED", StatusCode::FORBIDDEN),
+            Code::Unsupported => ("UNSUPPORTED", StatusCode::METHOD_NOT_ALLOWED),
+            Code::PaginationNumberInvalid => ("PAGINATION_NUMBER_INVALID", StatusCode::BAD_REQUEST),
+            Code::RangeInvalid => ("RANGE_INVALID", StatusCode::RANGE_NOT_SATISFIABLE),
+            Code::Unknown => ("UNKNOWN", StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+}
+
+/// One OCI error response.
+#[derive(Debug)]
+pub struct OciError {
+    pub status: StatusCode,
+    pub code: Code,
+    pub message: String,
+    pub detail: Value,
+    /// Extra headers (`Range`, `Content-Range`, `Location`).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// For a 500 (or a bug): the cause, for the log only.
+    pub internal: Option<String>,
+}
+
+impl OciError {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Self {
+            status: code.status(),
+            code,
+            message: message.into(),
+            detail: Value::Null,
+            headers: Vec::new(),
+            internal: None,
+        }
+    }
+
+    /// A generic 500; `cause` goes to the log with the correlation id.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        let mut e = Self::new(Code::Unknown, "internal server error");
+        e.internal = Some(cause.to_string());
+        e
+    }
+
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    pub fn with_detail(mut self, detail: Value) -> Self {
+        self.detail = detail;
+        self
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: String) -> Self {
+        if let Ok(v) = HeaderValue::try_from(value) {
+            self.headers.push((name, v));
+        }
+        self
+    }
+}
+
+impl IntoResponse for OciError {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "errors": [{
+                "code": self.code.as_str(),
+                "message": self.message,
+                "detail": self.detail,
+            }]
+        });
+        let mut response = (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response();
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
+        }
+        response
+    }
+}
+
+impl From<RegistryError> for OciError {
+    fn from(e: RegistryError) -> Self {
+        let message = e.to_string();
+        match e {
+            RegistryError::BlobUnknown { digest } => {
+                OciError::new(Code::BlobUnknown, message).with_detail(json!({ "digest": digest }))
+            }
+            RegistryError::UploadUnknown => OciError::new(Code::BlobUploadUnknown, message),
+            RegistryError::UploadInvalid(_) => OciError::new(Code::BlobUploadInvalid, message),
+            // dist-spec end-5: 416 with the range received so far, so the
+            // client can resume from there.
+            RegistryError::RangeInvalid { current } => OciError::new(Code::RangeInvalid, message)
+                .with_header(header::RANGE, upload_range(current)),
+            // RFC 9110 §15.5.17: `Content-Range: bytes */<size>`.
+            RegistryError::RangeNotSatisfiable { size } => {
+                OciError::new(Code::RangeInvalid, message)
+                    .with_header(header::CONTENT_RANGE, format!("bytes */{size}"))
+            }
+            RegistryError::DigestMismatch { expected, actual } => {
+                OciError::new(Code::DigestInvalid, message)
+                    .with_detail(json!({ "expected": expected, "actual": actual }))
+            }
+            RegistryError::ManifestBlobUnknown { digest } => {
+                OciError::new(Code::ManifestBlobUnknown, message)
+                    .with_detail(json!({ "digest": digest }))
+            }
+            RegistryError::ManifestInvalid(_) => OciError::new(Code::ManifestInvalid, message),
+            RegistryError::ManifestUnsupported(_) => OciError::new(Code::Unsupported, message)
+                .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            RegistryError::ManifestUnknown { reference } => {
+                OciError::new(Code::ManifestUnknown, message)
+                    .with_detail(json!({ "reference": reference.to_string() }))
+            }
+            // dist-spec end-7: a manifest over the limit gets 413.
+            RegistryError::ManifestTooLarge { limit } => OciError::new(Code::SizeInvalid, message)
+                .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+                .with_detail(json!({ "limit": limit })),
+            RegistryError::NameUnknown { name } => {
+                OciError::new(Code::NameUnknown, message).with_detail(json!({ "name": name }))
+            }
+            RegistryError::PermitMismatch { .. } => {
+                let mut e =
+                    OciError::new(Code::Denied, "requested access to the resource is denied");
+                e.internal = Some(message);
+                e
+            }
+            RegistryError::Meta(cause) => OciError::internal(cause),
+            RegistryError::Storage(cause) => OciError::internal(cause),
+        }
+    }
+}
+
+impl From<RouteError> for OciError {
+    fn from(e: RouteError) -> Self {
+        match e {
+            RouteError::NameInvalid(m) => {
+                OciError::new(Code::NameInvalid, format!("invalid repository name: {m}"))
+            }
+            RouteError::DigestInvalid(m) => OciError::new(Code::DigestInvalid, m),
+            RouteError::TagInvalid(m) => OciError::new(Code::ManifestInvalid, m),
+            RouteError::ManifestUnknown(m) => OciError::new(Code::ManifestUnknown, m),
+            RouteError::UploadUnknown => {
+                OciError::new(Code::BlobUploadUnknown, "upload unknown to this repository")
+            }
+            RouteError::PaginationInvalid(m) => OciError::new(Code::PaginationNumberInvalid, m),
+            RouteError::NotFound => OciError::new(Code::NameUnknown, "no such endpoint")
+                .with_status(StatusCode::NOT_FOUND),
+            RouteError::MethodNotAllowed => {
+                OciError::new(Code::Unsupported, "method not allowed on this endpoint")
+            }
+        }
+    }
+}
+
+/// The `Range` header of an upload holding `size` bytes: `0-<last byte>`.
+/// For an empty upload distribution sends `0-0`, and clients expect it.
+pub fn upload_range(size: u64) -> String {
+    format!("0-{}", size.saturating_sub(1))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_statuses() {
+        assert_eq!(Code::ManifestBlobUnknown.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(Code::BlobUploadUnknown.as_str(), "BLOB_UPLOAD_UNKNOWN");
+        let e = OciError::from(RegistryError::ManifestTooLarge { limit: 4 });
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::PAYLOAD_TOO_LARGE, Code::SizeInvalid)
+        );
+        let e = OciError::from(RegistryError::RangeInvalid { current: 10 });
+        assert_eq!(e.status, StatusCode::RANGE_NOT_SATISFIABLE);
+        assert_eq!(
+            e.headers,
+            vec![(header::RANGE, HeaderValue::from_static("0-9"))]
+        );
+        assert_eq!(upload_range(0), "0-0");
+    }
+}
