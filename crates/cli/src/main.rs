@@ -1,10 +1,36 @@
 //! `acrylic`: the server (`acrylic serve`) and the az-shaped CLI, one binary.
+//!
+//! Everything but `serve` is a client of the server's HTTP APIs only (the
+//! directory's token endpoint and the ARM control plane), like az: it never
+//! opens the data directory. Modules:
+//! - `profile`: `profile.json` / `tokens.json` in the config directory;
+//! - `client`: HTTPS to the server, errors that name the fix;
+//! - `output`: `-o json|table|tsv`;
+//! - `commands`: one module per command group.
+//!
+//! Errors go to stderr as `ERROR: …` and the exit code is 1.
+
+mod client;
+mod commands;
+mod output;
+mod profile;
+
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::output::Format;
+
 #[derive(Parser)]
-#[command(name = "acrylic", version, about = "A self-hosted OCI registry with Azure Container Registry's authentication")]
+#[command(
+    name = "acrylic",
+    version,
+    about = "A self-hosted OCI registry with Azure Container Registry's authentication"
+)]
 struct Cli {
+    /// Output format.
+    #[arg(short, long, global = true, value_enum, default_value = "json")]
+    output: Format,
     #[command(subcommand)]
     command: Command,
 }
@@ -13,11 +39,63 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(acrylic_server::config::ServeArgs),
+    /// Sign in to the acrylic directory (like `az login`).
+    Login(commands::account::LoginArgs),
+    /// Remove the stored sign-in.
+    Logout,
+    /// The signed-in account and its subscription.
+    Account {
+        #[command(subcommand)]
+        command: commands::account::AccountCommand,
+    },
+    /// Manage container registries (like `az acr`).
+    Acr {
+        #[command(subcommand)]
+        command: commands::acr::AcrCommand,
+    },
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let result = match cli.command {
         Command::Serve(args) => acrylic_server::run(args),
+        Command::Login(args) => client_command(cli.output, |ctx| {
+            Box::pin(commands::account::login(ctx, args))
+        }),
+        Command::Logout => {
+            client_command(cli.output, |ctx| Box::pin(commands::account::logout(ctx)))
+        }
+        Command::Account { command } => client_command(cli.output, |ctx| {
+            Box::pin(commands::account::run(ctx, command))
+        }),
+        Command::Acr { command } => {
+            client_command(cli.output, |ctx| Box::pin(commands::acr::run(ctx, command)))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ERROR: {e:#}");
+            ExitCode::FAILURE
+        }
     }
+}
+
+type CommandFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = anyhow::Result<Option<output::Output>>> + 'a>,
+>;
+
+/// Runs a client command on a small runtime and prints what it returns.
+fn client_command(
+    format: Format,
+    f: impl for<'a> FnOnce(&'a commands::Context) -> CommandFuture<'a>,
+) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let ctx = commands::Context::new()?;
+    if let Some(out) = rt.block_on(f(&ctx))? {
+        print!("{}", out.render(format));
+    }
+    Ok(())
 }

@@ -1,1 +1,211 @@
-//! TODO(#2): being written.
+//! The control plane: ARM-shaped REST for subscriptions, resource groups
+//! and container registries (acr-auth.md §6.7), authorized through
+//! `acrylic_authz::authorize` with control-plane operations.
+//!
+//! One handler serves `/subscriptions/**`. Each request goes the same way:
+//! 1. parse path, method and query into an [`route::ArmRoute`] (the route
+//!    table is documented in `route.rs`);
+//! 2. authenticate the bearer directory token ([`auth::Caller`]);
+//! 3. ask `authorize` for the route's [`route::Access`]: a `Permit` for the
+//!    scope (or 403), or a [`Visible`] filter for listings;
+//! 4. run the handler ([`registries`], [`subscriptions`]), which maps store
+//!    and domain failures to ARM's `{"error": {"code", "message"}}`
+//!    ([`error::ArmError`]).
+//!
+//! No handler decides access: they receive a `Permit` or a `Visible`.
+
+mod auth;
+mod error;
+mod registries;
+pub mod route;
+mod shapes;
+mod subscriptions;
+
+use std::net::SocketAddr;
+
+use acrylic_model::ArmScope;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use serde_json::Value;
+
+pub use error::ArmError;
+
+use self::auth::Caller;
+use self::route::{Access, ArmRoute};
+use crate::AppState;
+
+/// Request bodies of the control plane are small JSON documents.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/subscriptions", any(dispatch))
+        .route("/subscriptions/{*rest}", any(dispatch))
+}
+
+/// What handlers need of the request besides the route.
+pub(crate) struct Request {
+    pub body: Bytes,
+    pub client: Option<SocketAddr>,
+}
+
+/// Lets a listing keep only the items `authorize` allows the caller to see.
+pub(crate) struct Visible<'a> {
+    caller: &'a Caller,
+    operation: &'static str,
+}
+
+impl Visible<'_> {
+    pub fn may_see(&self, scope: &ArmScope) -> bool {
+        self.caller.may(scope, self.operation)
+    }
+}
+
+async fn dispatch(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+    match handle(&state, req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(state: &AppState, req: axum::extract::Request) -> Result<Response, ArmError> {
+    let (parts, body) = req.into_parts();
+    let query: Vec<(String, String)> = serde_urlencoded::from_str(parts.uri.query().unwrap_or(""))
+        .map_err(|e| ArmError::InvalidRequestContent(format!("query string: {e}")))?;
+    let route = ArmRoute::parse(&parts.method, parts.uri.path(), &query)?;
+    let caller = Caller::authenticate(state, &parts.headers).await?;
+    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            ArmError::InvalidRequestContent(format!(
+                "the body is unreadable or over {MAX_BODY_BYTES} bytes"
+            ))
+        })?;
+    let req = Request {
+        body,
+        client: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0),
+    };
+
+    let access = route.access();
+    let (permit, visible) = match &access {
+        Access::At { scope, operation } => (Some(caller.permit(scope, operation)?), None),
+        Access::EachItem { operation } => (
+            None,
+            Some(Visible {
+                caller: &caller,
+                operation,
+            }),
+        ),
+    };
+    // `access()` and this match are both exhaustive over the routes; a
+    // route whose handler wants the other kind of access is a bug, caught
+    // by the route-table tests.
+    let need_permit = || {
+        permit.clone().ok_or_else(|| {
+            tracing::error!(
+                ?route,
+                "control plane: route needs a permit but has a listing access"
+            );
+            ArmError::Internal
+        })
+    };
+    let need_visible = || {
+        visible.as_ref().ok_or_else(|| {
+            tracing::error!(
+                ?route,
+                "control plane: listing route without a listing access"
+            );
+            ArmError::Internal
+        })
+    };
+    let ok = |v: Value| json(StatusCode::OK, &v);
+    match &route {
+        ArmRoute::ListSubscriptions => Ok(ok(subscriptions::list(state, need_visible()?).await?)),
+        ArmRoute::GetSubscription(sub) => {
+            Ok(ok(subscriptions::get(state, sub, need_permit()?).await?))
+        }
+        ArmRoute::GetResourceGroup {
+            subscription,
+            resource_group,
+        } => Ok(ok(subscriptions::get_resource_group(
+            state,
+            subscription,
+            resource_group,
+            need_permit()?,
+        )
+        .await?)),
+        ArmRoute::ListResources {
+            subscription,
+            filter,
+        } => Ok(ok(registries::list_resources(
+            state,
+            need_visible()?,
+            subscription,
+            filter,
+        )
+        .await?)),
+        ArmRoute::CheckNameAvailability(_) => Ok(ok(registries::check_name_availability(
+            state,
+            &req,
+            need_permit()?,
+        )
+        .await?)),
+        ArmRoute::ListRegistries {
+            subscription,
+            resource_group,
+        } => Ok(ok(registries::list(
+            state,
+            need_visible()?,
+            subscription,
+            resource_group.as_ref(),
+        )
+        .await?)),
+        ArmRoute::GetRegistry(p) => Ok(ok(registries::get(state, p, need_permit()?).await?)),
+        ArmRoute::CreateRegistry(p) => {
+            let (status, v) = registries::create(state, &req, p, need_permit()?).await?;
+            Ok(json(status, &v))
+        }
+        ArmRoute::UpdateRegistry(p) => {
+            Ok(ok(registries::update(state, &req, p, need_permit()?).await?))
+        }
+        ArmRoute::DeleteRegistry(p) => {
+            let status = registries::delete(state, &req, p, need_permit()?).await?;
+            Ok(status.into_response())
+        }
+        ArmRoute::ListCredentials(p) => Ok(ok(registries::list_credentials(
+            state,
+            &req,
+            p,
+            need_permit()?,
+        )
+        .await?)),
+        ArmRoute::RegenerateCredential(p) => Ok(ok(registries::regenerate_credential(
+            state,
+            &req,
+            p,
+            need_permit()?,
+        )
+        .await?)),
+        ArmRoute::ListAuditLogs(p, q) => {
+            Ok(ok(
+                registries::audit_logs(state, p, q, need_permit()?).await?
+            ))
+        }
+    }
+}
+
+fn json(status: StatusCode, v: &Value) -> Response {
+    let mut r = (status, axum::Json(v)).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    r
+}

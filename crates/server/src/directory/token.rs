@@ -1,0 +1,193 @@
+//! `POST /{tenant}/oauth2/v2.0/token` (acr-auth.md §5.1): parse the form
+//! into a typed [`TokenRequest`] once, then hand it to its grant's module.
+//! Adding a grant means adding a variant here, so a grant without a
+//! handler does not compile.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Serialize;
+
+use super::error::json_response;
+use super::{DirectoryError, Resource, TenantSegment, base_url, password};
+use crate::AppState;
+
+/// The grants a client may ask for, as parsed from the form.
+#[derive(Debug)]
+pub(super) enum TokenRequest {
+    /// Resource-owner password credentials (ROPC): `az login -u -p`,
+    /// UsernamePasswordCredential, `acrylic login`.
+    Password(password::Request),
+    /// A grant this directory does not serve yet: `refresh_token`,
+    /// `urn:ietf:params:oauth:grant-type:device_code` and
+    /// `authorization_code` arrive with issue #3, `client_credentials`
+    /// with issue #4.
+    Unsupported(String),
+}
+
+/// The requested token: one resource (`<resource>/.default`), plus the
+/// OIDC scopes MSAL always adds (`openid profile offline_access`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct RequestedScope {
+    /// The resource URI as the client wrote it, which becomes `aud`.
+    pub resource: String,
+    pub kind: Resource,
+    /// Every scope asked for, echoed in the response's `scope`.
+    pub scopes: Vec<String>,
+}
+
+/// Token requests are small forms; anything larger is not one.
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
+const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "offline_access", "email"];
+
+impl RequestedScope {
+    /// Exactly one resource scope: `<resource>/.default` or
+    /// `<resource>/user_impersonation` (az asks for
+    /// `https://management.core.windows.net//.default`, double slash).
+    pub fn parse(scope: &str, tenant: &str) -> Result<RequestedScope, DirectoryError> {
+        let scopes: Vec<String> = scope
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let mut resource: Option<String> = None;
+        for s in &scopes {
+            if OIDC_SCOPES.iter().any(|o| o.eq_ignore_ascii_case(s)) {
+                continue;
+            }
+            let r = s
+                .strip_suffix("/.default")
+                .or_else(|| s.strip_suffix("/user_impersonation"))
+                .ok_or_else(|| DirectoryError::InvalidScope(s.clone()))?;
+            if resource.replace(r.to_owned()).is_some() {
+                // Entra: one resource per token.
+                return Err(DirectoryError::InvalidScope(scope.to_owned()));
+            }
+        }
+        let resource = resource.ok_or_else(|| DirectoryError::InvalidScope(scope.to_owned()))?;
+        let kind =
+            Resource::from_uri(&resource).ok_or_else(|| DirectoryError::UnknownResource {
+                resource: resource.clone(),
+                tenant: tenant.to_owned(),
+            })?;
+        Ok(RequestedScope {
+            resource,
+            kind,
+            scopes,
+        })
+    }
+}
+
+/// A form field, or AADSTS900144 naming it.
+pub(super) fn required(
+    form: &HashMap<String, String>,
+    name: &'static str,
+) -> Result<String, DirectoryError> {
+    form.get(name)
+        .filter(|v| !v.is_empty())
+        .cloned()
+        .ok_or(DirectoryError::MissingParameter(name))
+}
+
+impl TokenRequest {
+    fn parse(form: &HashMap<String, String>, tenant: &str) -> Result<TokenRequest, DirectoryError> {
+        let grant = required(form, "grant_type")?;
+        match grant.as_str() {
+            "password" => password::Request::parse(form, tenant).map(TokenRequest::Password),
+            _ => Ok(TokenRequest::Unsupported(grant)),
+        }
+    }
+}
+
+/// The success body (acr-auth.md §5.1).
+#[derive(Debug, Serialize)]
+pub(super) struct TokenResponse {
+    pub token_type: &'static str,
+    pub scope: String,
+    pub expires_in: i64,
+    pub ext_expires_in: i64,
+    pub access_token: String,
+    pub id_token: String,
+    /// base64url JSON `{"uid": oid, "utid": tid}`; MSAL builds the
+    /// account's home id from it.
+    pub client_info: String,
+}
+
+pub async fn token(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    request: Request,
+) -> Result<Response, DirectoryError> {
+    let (parts, body) = request.into_parts();
+    // Read here rather than by an extractor, so an oversized or broken
+    // body still gets a Microsoft-shaped error.
+    let body = axum::body::to_bytes(body, MAX_FORM_BYTES)
+        .await
+        .map_err(|_| DirectoryError::MalformedBody)?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(&body).map_err(|_| DirectoryError::MalformedBody)?;
+    // A repeated field keeps its first value.
+    let mut form = HashMap::new();
+    for (k, v) in pairs {
+        form.entry(k).or_insert(v);
+    }
+    let client = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let segment = TenantSegment::parse(&tenant);
+    let base = base_url(&state, &parts.headers, &parts.uri);
+    let response = match TokenRequest::parse(&form, &tenant)? {
+        TokenRequest::Password(req) => {
+            password::grant(&state, &segment, &tenant, &base, req, client).await?
+        }
+        TokenRequest::Unsupported(g) => return Err(DirectoryError::UnsupportedGrant(g)),
+    };
+    Ok(json_response(StatusCode::OK, &response))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_name_exactly_one_known_resource() {
+        let s = RequestedScope::parse(
+            "https://management.core.windows.net//.default offline_access openid profile",
+            "t",
+        )
+        .map_err(|e| format!("{e:?}"));
+        let s = s.as_ref().map(|s| (s.resource.as_str(), s.kind));
+        assert_eq!(
+            s,
+            Ok(("https://management.core.windows.net/", Resource::Arm))
+        );
+
+        let acr = RequestedScope::parse("https://containerregistry.azure.net/.default", "t")
+            .map(|s| s.kind);
+        assert!(matches!(acr, Ok(Resource::ContainerRegistry)));
+
+        for bad in [
+            "",
+            "openid profile",
+            "https://management.azure.com/.default https://containerregistry.azure.net/.default",
+            "https://management.azure.com/read",
+        ] {
+            assert!(
+                matches!(
+                    RequestedScope::parse(bad, "t"),
+                    Err(DirectoryError::InvalidScope(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            RequestedScope::parse("https://graph.microsoft.com/.default", "t"),
+            Err(DirectoryError::UnknownResource { .. })
+        ));
+    }
+}
