@@ -1,5 +1,5 @@
 //! The shared state every surface receives: stores, keys, settings.
-//! Built once by the composition root (`crate::run`), cheap to clone.
+//! Built once by the composition root (`crate::serve::start`), cheap to clone.
 
 use std::sync::Arc;
 
@@ -11,6 +11,9 @@ use acrylic_store::{BlobStore, MetaStore, Registry, StoreError};
 pub struct Settings {
     /// DNS suffix of registry login servers: `<registry>.<domain>`.
     pub domain: String,
+    /// The host clients reach the bare listener on (`localhost` for a
+    /// loopback or wildcard listener, else its IP).
+    pub public_host: String,
     /// The port clients reach the listener on (part of login servers), or
     /// `None` for 443.
     pub public_port: Option<u16>,
@@ -28,6 +31,25 @@ impl Settings {
             Some(p) => format!("{name}.{}:{p}", self.domain),
             None => format!("{name}.{}", self.domain),
         }
+    }
+
+    /// `host[:port]` of the bare listener: the bootstrap registry's login
+    /// server.
+    pub fn bare_login_server(&self) -> String {
+        let host = if self.public_host.contains(':') {
+            format!("[{}]", self.public_host)
+        } else {
+            self.public_host.clone()
+        };
+        match self.public_port {
+            Some(p) => format!("{host}:{p}"),
+            None => host,
+        }
+    }
+
+    /// `scheme://host[:port]` of the bare listener.
+    pub fn server_url(&self) -> String {
+        format!("{}://{}", self.scheme, self.bare_login_server())
     }
 }
 
