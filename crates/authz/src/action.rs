@@ -48,6 +48,8 @@ pub enum Action {
     CatalogList,
     /// A control-plane operation, e.g. `Microsoft.ContainerRegistry/registries/write`.
     Arm(String),
+    /// A directory operation, e.g. `microsoft.directory/users/create`.
+    Directory(String),
     /// Only in [`crate::Permit::for_system_job`].
     System,
 }
@@ -57,7 +59,7 @@ impl fmt::Display for Action {
         match self {
             Action::Repository(a) => a.fmt(f),
             Action::CatalogList => f.write_str("*"),
-            Action::Arm(op) => f.write_str(op),
+            Action::Arm(op) | Action::Directory(op) => f.write_str(op),
             Action::System => f.write_str("system"),
         }
     }

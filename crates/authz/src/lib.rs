@@ -47,6 +47,10 @@ pub enum Resource<'a> {
     Catalog { registry: &'a RegistryFacts },
     /// A control-plane (ARM) scope: subscription, resource group, resource.
     Arm { scope: &'a ArmScope },
+    /// A directory tenant (users, groups, applications): decided by role
+    /// assignments at scope `/` whose roles allow `microsoft.directory/…`
+    /// operations (Entra's directory roles).
+    Directory { tenant: &'a TenantId },
 }
 
 /// A role assignment with its definition resolved.
@@ -164,6 +168,7 @@ fn describe(resource: Resource<'_>) -> String {
         }
         Resource::Catalog { registry } => format!("registry {} catalog", registry.id),
         Resource::Arm { scope } => scope.to_string(),
+        Resource::Directory { tenant } => format!("directory {tenant}"),
     }
 }
 
@@ -175,7 +180,7 @@ fn decide(
 ) -> (Vec<Action>, String) {
     let registry = match resource {
         Resource::Repository { registry, .. } | Resource::Catalog { registry } => Some(registry),
-        Resource::Arm { .. } => None,
+        Resource::Arm { .. } | Resource::Directory { .. } => None,
     };
     let keep = |ok: &dyn Fn(&Action) -> bool| -> Vec<Action> {
         let mut out: Vec<Action> = Vec::new();
@@ -198,6 +203,30 @@ fn decide(
                 reg.tenant
             ),
         );
+    }
+
+    if let Resource::Directory { tenant } = resource {
+        return match principal.tenant() {
+            None => (
+                vec![],
+                "only directory principals can manage the directory".into(),
+            ),
+            Some(t) if t != *tenant => (
+                vec![],
+                format!("tenant {tenant} is not the caller's tenant {t}"),
+            ),
+            Some(_) => {
+                let root = ArmScope::root();
+                let g = keep(&|a| match a {
+                    Action::Directory(op) => grants
+                        .assignments
+                        .iter()
+                        .any(|asg| asg.scope == root && asg.role.allows_action(op)),
+                    _ => false,
+                });
+                (g, "directory role assignments".into())
+            }
+        };
     }
 
     match (principal, resource) {
@@ -259,7 +288,7 @@ fn decide(
             vec![],
             "repository-scoped tokens cannot list the catalog".into(),
         ),
-        (Principal::RepositoryToken { .. }, Resource::Arm { .. }) => (
+        (Principal::RepositoryToken { .. }, Resource::Arm { .. } | Resource::Directory { .. }) => (
             vec![],
             "repository-scoped tokens cannot use the control plane".into(),
         ),

@@ -54,7 +54,7 @@ pub fn legacy_data_permission(a: &Action) -> Option<&'static str> {
         Action::Repository(RepoAction::Delete) => {
             Some("Microsoft.ContainerRegistry/registries/artifacts/delete")
         }
-        Action::Arm(_) | Action::System => None,
+        Action::Arm(_) | Action::Directory(_) | Action::System => None,
     }
 }
 

@@ -228,6 +228,11 @@ impl ArmScope {
         Ok(Self(trimmed.to_owned()))
     }
 
+    /// `/`: the tenant root (directory role assignments live here).
+    pub fn root() -> Self {
+        Self("/".to_owned())
+    }
+
     pub fn subscription(sub: &crate::SubscriptionId) -> Self {
         Self(format!("/subscriptions/{sub}"))
     }

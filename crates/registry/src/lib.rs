@@ -129,7 +129,7 @@ pub(crate) fn require(permit: &Permit, action: RepoAction) -> Result<()> {
     match permit.action() {
         Action::System => Ok(()),
         Action::Repository(a) if *a == action => Ok(()),
-        Action::Repository(_) | Action::CatalogList | Action::Arm(_) => {
+        Action::Repository(_) | Action::CatalogList | Action::Arm(_) | Action::Directory(_) => {
             Err(RegistryError::PermitMismatch {
                 needed: action.as_str(),
             })
