@@ -8,7 +8,7 @@ use acrylic_authz::{Permit, RepoAction};
 use acrylic_model::Digest;
 use acrylic_store::ByteStream;
 
-use crate::{RegistryError, Repository, Result, require};
+use crate::{RegistryError, Repository, Result};
 
 /// A `Range: bytes=…` request (RFC 9110 §14.1.2), before it is checked
 /// against the blob's size. Positions are inclusive, as on the wire.
@@ -77,7 +77,8 @@ impl Repository {
     /// repository. The bytes stay until garbage collection finds them
     /// unreferenced everywhere (other repositories may link them).
     pub async fn delete_blob(&self, permit: &Permit, digest: &Digest) -> Result<()> {
-        require(permit, RepoAction::Delete)?;
+        self.require(permit, RepoAction::Delete)?;
+        self.check_repository_writable().await?;
         if self
             .meta
             .unlink_blob(&self.registry, &self.name, digest)

@@ -1,8 +1,10 @@
 //! The domain's one error enum. Variants name OCI dist-spec conditions so
 //! the `/v2/` surface can map each to its error code and status exhaustively.
 
-use acrylic_model::{Digest, Reference, RepositoryName};
+use acrylic_model::{Digest, Reference, RepositoryName, Tag};
 use acrylic_store::{BlobError, StoreError};
+
+use crate::attributes::Disallowed;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -44,6 +46,14 @@ pub enum RegistryError {
     /// The repository does not exist (NAME_UNKNOWN).
     #[error("repository {name} is unknown")]
     NameUnknown { name: RepositoryName },
+    /// No such tag (the `/acr/v1` tag endpoints; `/v2/` says
+    /// MANIFEST_UNKNOWN for a tag).
+    #[error("tag {tag} is unknown to this repository")]
+    TagUnknown { tag: Tag },
+    /// A changeable attribute refuses the operation (ACR: "the operation is
+    /// disallowed"); the message says which and how to change it.
+    #[error("{0}")]
+    Disallowed(Disallowed),
     /// The caller passed a permit for a different action: a bug in the
     /// surface, refused rather than trusted (DENIED).
     #[error("the permit does not cover {needed}")]

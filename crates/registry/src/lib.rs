@@ -11,6 +11,11 @@
 //! Operations that change state take an [`acrylic_authz::Permit`] for the
 //! matching action, so they cannot be called without `authorize` having
 //! granted it.
+//!
+//! ACR's metadata API (`/acr/v1/…`, acrylic-server `acr_v1`) calls the
+//! same [`Repository`] for its detailed listings and attribute updates
+//! (`metadata.rs`); ACR's changeable attributes are enforced for both
+//! surfaces in `attributes.rs`.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -20,11 +25,19 @@ use acrylic_authz::{Action, Permit, RepoAction};
 use acrylic_model::{RegistryId, RepositoryName};
 use acrylic_store::{BlobStore, MetaStore, Page};
 
+mod attributes;
 mod blob;
 mod error;
 mod manifest;
+mod metadata;
 mod referrers;
 mod upload;
+
+pub use acrylic_store::{
+    ChangeableAttributes, ListOrder, ManifestConfig, ManifestDetail, RepositoryDetail, TagDetail,
+};
+pub use attributes::{Attribute, AttributesPatch, Disallowed, Locked};
+pub use metadata::{ManifestMetadata, MetadataQuery};
 
 pub use blob::{BlobRead, ByteRange};
 pub use error::{RegistryError, Result};
@@ -63,8 +76,9 @@ impl Distribution {
         }
     }
 
-    /// `GET /v2/_catalog`: repository names in lexical order (dist-spec
-    /// end-8a/8b style `n`/`last` pagination).
+    /// `GET /v2/_catalog` and `/acr/v1/_catalog`: repository names in
+    /// lexical order (dist-spec end-8a/8b style `n`/`last` pagination),
+    /// leaving out repositories whose `listEnabled` is false.
     pub async fn catalog(
         &self,
         registry: &RegistryId,
@@ -75,7 +89,7 @@ impl Distribution {
         };
         let items = self
             .meta
-            .list_repositories(registry, &page.store_page(n))
+            .list_listed_repositories(registry, &page.store_page(n))
             .await?;
         Ok(Listing::cut(items, n, |r| r.to_string()))
     }
@@ -98,8 +112,9 @@ impl Repository {
         &self.registry
     }
 
-    /// `GET /v2/<name>/tags/list`: tags in lexical order. NAME_UNKNOWN when
-    /// the repository does not exist (dist-spec end-8a).
+    /// `GET /v2/<name>/tags/list`: tags in lexical order, leaving out those
+    /// whose `listEnabled` is false. NAME_UNKNOWN when the repository does
+    /// not exist (dist-spec end-8a).
     pub async fn tags(&self, page: &PageRequest) -> Result<Listing<acrylic_model::Tag>> {
         if self
             .meta
@@ -114,26 +129,48 @@ impl Repository {
         let Some(n) = page.limit() else {
             return Ok(Listing::empty());
         };
+        let query = acrylic_store::TagQuery {
+            page: page.store_page(n),
+            listed_only: true,
+            ..acrylic_store::TagQuery::default()
+        };
         let tags = self
             .meta
-            .list_tags(&self.registry, &self.name, &page.store_page(n))
+            .list_tag_details(&self.registry, &self.name, &query)
             .await?;
-        let names = tags.into_iter().map(|t| t.name).collect();
+        let names = tags.into_iter().map(|t| t.record.name).collect();
         Ok(Listing::cut(names, n, |t| t.to_string()))
     }
 }
 
-/// Refuses a permit granted for another action. `Permit::for_system_job`
-/// covers everything.
-pub(crate) fn require(permit: &Permit, action: RepoAction) -> Result<()> {
-    match permit.action() {
-        Action::System => Ok(()),
-        Action::Repository(a) if *a == action => Ok(()),
-        Action::Repository(_) | Action::CatalogList | Action::Arm(_) | Action::Directory(_) => {
-            Err(RegistryError::PermitMismatch {
-                needed: action.as_str(),
-            })
-        }
+impl Repository {
+    /// Refuses a permit granted for another action, or for another
+    /// repository or registry: a permit for repository A cannot act on B.
+    /// `Permit::for_system_job` covers everything.
+    pub(crate) fn require(&self, permit: &Permit, action: RepoAction) -> Result<()> {
+        require_on(permit, &self.registry, &self.name, action)
+    }
+}
+
+/// [`Repository::require`] for a repository other than the one acted on
+/// (a mount's source).
+pub(crate) fn require_on(
+    permit: &Permit,
+    registry: &RegistryId,
+    name: &RepositoryName,
+    action: RepoAction,
+) -> Result<()> {
+    let action_matches = match permit.action() {
+        Action::System => true,
+        Action::Repository(a) => *a == action,
+        Action::CatalogList | Action::Arm(_) | Action::Directory(_) => false,
+    };
+    if action_matches && permit.covers_repository(registry, name) {
+        Ok(())
+    } else {
+        Err(RegistryError::PermitMismatch {
+            needed: action.as_str(),
+        })
     }
 }
 
@@ -193,3 +230,6 @@ impl<T> Listing<T> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod metadata_tests;

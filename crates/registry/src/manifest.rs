@@ -16,14 +16,14 @@ use std::collections::HashSet;
 
 use acrylic_authz::{Permit, RepoAction};
 use acrylic_model::{Digest, DigestAlgorithm, Reference};
-use acrylic_store::ManifestRecord;
+use acrylic_store::{ManifestConfig, ManifestRecord};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use serde::Deserialize;
 use sha2::Digest as _;
 use time::OffsetDateTime;
 
-use crate::{RegistryError, Repository, Result, require};
+use crate::{RegistryError, Repository, Result};
 
 /// Largest manifest accepted (dist-spec: "registries SHOULD accept at least
 /// 4 MiB"; larger gets 413).
@@ -33,6 +33,17 @@ pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+
+/// Config media types whose `architecture`/`os` ACR reports per manifest
+/// (`/acr/v1/<name>/_manifests`). Other configs (artifacts) are not read.
+const IMAGE_CONFIGS: [&str; 2] = [
+    "application/vnd.oci.image.config.v1+json",
+    "application/vnd.docker.container.image.v1+json",
+];
+
+/// Image configs larger than this are not read for `architecture`/`os`
+/// (real ones are a few KiB; this bounds the work a push can cause).
+const MAX_CONFIG_READ: usize = 1024 * 1024;
 
 /// A stored manifest, as `HEAD` describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +60,13 @@ pub struct PushedManifest {
     /// The `subject` the manifest names: the surface sends it back as
     /// `OCI-Subject` (dist-spec end-7, "Pushing manifests with subject").
     pub subject: Option<Digest>,
+}
+
+/// The fields of an image config ACR reports per manifest.
+#[derive(Debug, Deserialize)]
+struct Platform {
+    architecture: Option<String>,
+    os: Option<String>,
 }
 
 /// The fields we read. All optional here; which are required depends on the
@@ -99,6 +117,8 @@ pub(crate) struct Parsed {
     pub subject: Option<Digest>,
     pub artifact_type: Option<String>,
     pub annotations: Option<String>,
+    /// An image manifest's config descriptor: media type and digest.
+    pub config: Option<(String, Digest)>,
 }
 
 /// `text/plain; charset=utf-8` → `text/plain`.
@@ -151,6 +171,7 @@ pub(crate) fn validate(content_type: Option<&str>, body: &[u8]) -> Result<Parsed
     let mut blobs = Vec::new();
     let mut children = Vec::new();
     let mut artifact_type = doc.artifact_type.clone();
+    let mut config_descriptor = None;
     match kind {
         Kind::Image => {
             // A document that is both an image and an index is refused, so
@@ -172,6 +193,7 @@ pub(crate) fn validate(content_type: Option<&str>, body: &[u8]) -> Result<Parsed
             if artifact_type.is_none() {
                 artifact_type = Some(config.media_type.clone());
             }
+            config_descriptor = Some((config.media_type.clone(), config.digest.clone()));
             blobs.push(config.digest);
             blobs.extend(
                 layers
@@ -207,6 +229,7 @@ pub(crate) fn validate(content_type: Option<&str>, body: &[u8]) -> Result<Parsed
         subject: doc.subject.map(|s| s.digest),
         artifact_type,
         annotations,
+        config: config_descriptor,
     })
 }
 
@@ -223,7 +246,8 @@ impl Repository {
     /// must hash to it. By tag: the tag is set to the new manifest. Every
     /// blob and child manifest it references must already be in this
     /// repository (MANIFEST_BLOB_UNKNOWN otherwise); its `subject` need not
-    /// exist (dist-spec v1.1).
+    /// exist (dist-spec v1.1). Refused when the repository, the tag or (by
+    /// digest) the manifest is not writable (`attributes.rs`).
     pub async fn put_manifest(
         &self,
         permit: &Permit,
@@ -231,7 +255,8 @@ impl Repository {
         content_type: Option<&str>,
         body: Bytes,
     ) -> Result<PushedManifest> {
-        require(permit, RepoAction::Push)?;
+        self.require(permit, RepoAction::Push)?;
+        self.check_push(reference).await?;
         if body.len() > MAX_MANIFEST_SIZE {
             return Err(RegistryError::ManifestTooLarge {
                 limit: MAX_MANIFEST_SIZE,
@@ -291,37 +316,79 @@ impl Repository {
         };
         let references: Vec<Digest> = parsed.blobs.into_iter().chain(parsed.children).collect();
         self.meta.put_manifest(&record, &references, tag).await?;
+        if let Some((media_type, config)) = parsed.config {
+            self.record_config(&digest, media_type, &config).await?;
+        }
         Ok(PushedManifest {
             digest,
             subject: parsed.subject,
         })
     }
 
-    /// `HEAD /v2/<name>/manifests/<reference>`.
+    /// `HEAD /v2/<name>/manifests/<reference>`. Refused when a
+    /// `readEnabled` attribute is false (`attributes.rs`).
     pub async fn stat_manifest(&self, reference: &Reference) -> Result<ManifestInfo> {
-        let unknown = || RegistryError::ManifestUnknown {
-            reference: reference.clone(),
-        };
-        let digest = match reference {
-            Reference::Digest(d) => d.clone(),
-            Reference::Tag(t) => {
-                self.meta
-                    .find_tag(&self.registry, &self.name, t)
-                    .await?
-                    .ok_or_else(unknown)?
-                    .digest
-            }
-        };
-        let m = self
-            .meta
-            .find_manifest(&self.registry, &self.name, &digest)
-            .await?
-            .ok_or_else(unknown)?;
+        let m = self.resolve_for_pull(reference).await?.record;
         Ok(ManifestInfo {
             digest: m.digest,
             media_type: m.media_type,
             size: m.size,
         })
+    }
+
+    /// Records what ACR reports about an image manifest's config: its media
+    /// type always, `architecture`/`os` when it is an image config. A config
+    /// that cannot be read or parsed leaves them unknown rather than failing
+    /// a push that has already succeeded.
+    async fn record_config(
+        &self,
+        manifest: &Digest,
+        media_type: String,
+        config: &Digest,
+    ) -> Result<()> {
+        let mut details = ManifestConfig {
+            media_type: Some(media_type),
+            ..ManifestConfig::default()
+        };
+        let is_image = details
+            .media_type
+            .as_deref()
+            .is_some_and(|t| IMAGE_CONFIGS.contains(&t));
+        if is_image {
+            match self.read_config(config).await {
+                Ok(Some(platform)) => {
+                    details.architecture = platform.architecture;
+                    details.os = platform.os;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(%manifest, %config, error = %e, "image config unreadable; architecture/os left unknown");
+                }
+            }
+        }
+        self.meta
+            .set_manifest_config(&self.registry, &self.name, manifest, &details)
+            .await?;
+        Ok(())
+    }
+
+    /// The platform an image config names; `None` when it is too large or
+    /// not an image config's JSON.
+    async fn read_config(&self, config: &Digest) -> Result<Option<Platform>> {
+        if self.stat_blob(config).await? > MAX_CONFIG_READ as u64 {
+            return Ok(None);
+        }
+        let mut stream = self.blobs.get(config, None).await?;
+        let mut buf = BytesMut::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk
+                .map_err(|e| RegistryError::Storage(format!("reading config {config}: {e}")))?;
+            if buf.len() + chunk.len() > MAX_CONFIG_READ {
+                return Ok(None);
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(serde_json::from_slice(&buf).ok())
     }
 
     /// `GET /v2/<name>/manifests/<reference>`: the stored bytes, unchanged.
@@ -350,9 +417,11 @@ impl Repository {
     }
 
     /// `DELETE /v2/<name>/manifests/<reference>` (end-9). By digest: the
-    /// manifest and every tag pointing at it. By tag: only the tag.
+    /// manifest and every tag pointing at it. By tag: only the tag. Refused
+    /// when a changeable attribute protects either (`attributes.rs`).
     pub async fn delete_manifest(&self, permit: &Permit, reference: &Reference) -> Result<()> {
-        require(permit, RepoAction::Delete)?;
+        self.require(permit, RepoAction::Delete)?;
+        self.check_delete_manifest(reference).await?;
         let deleted = match reference {
             Reference::Digest(d) => {
                 self.meta

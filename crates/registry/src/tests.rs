@@ -511,6 +511,42 @@ async fn permits_must_match_the_operation() {
         .unwrap();
 }
 
+#[tokio::test]
+async fn a_permit_for_one_repository_cannot_act_on_another() {
+    let f = fixture().await;
+    let (a, b) = (name("team-a/app"), name("team-b/app"));
+    let push_a = permit(&f.reg, &a, RepoAction::Push);
+    let repo_b = f.dist.repository(f.reg.clone(), b.clone());
+    assert!(matches!(
+        repo_b.start_upload(&push_a).await,
+        Err(RegistryError::PermitMismatch { needed: "push" })
+    ));
+    // The same name in another registry is another repository.
+    let foreign_a = f.dist.repository(f.other_reg.clone(), a.clone());
+    assert!(matches!(
+        foreign_a.start_upload(&push_a).await,
+        Err(RegistryError::PermitMismatch { needed: "push" })
+    ));
+    // A mount source must be proven pullable with a permit for it.
+    let repo_a = f.dist.repository(f.reg.clone(), a.clone());
+    let d = sha256(b"layer");
+    repo_a
+        .push_blob(&push_a, &d, body(&[b"layer"]))
+        .await
+        .unwrap();
+    let pull_b = permit(&f.reg, &b, RepoAction::Pull);
+    let push_b = permit(&f.reg, &b, RepoAction::Push);
+    assert!(matches!(
+        repo_b.mount_blob(&push_b, &d, &a, &pull_b).await,
+        Err(RegistryError::PermitMismatch { needed: "pull" })
+    ));
+    let pull_a = permit(&f.reg, &a, RepoAction::Pull);
+    assert!(matches!(
+        repo_b.mount_blob(&push_b, &d, &a, &pull_a).await,
+        Ok(Mount::Mounted { .. })
+    ));
+}
+
 // ------------------------------------------------------ mounts, isolation
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use acrylic_model::{Digest, RepositoryName, UploadId};
 use acrylic_store::{BlobError, ByteStream, UploadRecord};
 use time::OffsetDateTime;
 
-use crate::{RegistryError, Repository, Result, require};
+use crate::{RegistryError, Repository, Result, require_on};
 
 /// Where an upload session stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub enum Mount {
 impl Repository {
     /// `POST /v2/<name>/blobs/uploads/`: opens an empty session (end-4a).
     pub async fn start_upload(&self, permit: &Permit) -> Result<UploadStatus> {
-        require(permit, RepoAction::Push)?;
+        self.require(permit, RepoAction::Push)?;
         let id = UploadId::new_random();
         self.blobs.upload_create(&id).await?;
         let now = OffsetDateTime::now_utc();
@@ -74,7 +74,7 @@ impl Repository {
         start: Option<u64>,
         body: ByteStream,
     ) -> Result<UploadStatus> {
-        require(permit, RepoAction::Push)?;
+        self.require(permit, RepoAction::Push)?;
         self.find_upload(id).await?;
         let size = self.append(id, start, body).await?;
         Ok(UploadStatus { id: *id, size })
@@ -91,7 +91,7 @@ impl Repository {
         digest: &Digest,
         final_chunk: Option<(Option<u64>, ByteStream)>,
     ) -> Result<(Digest, u64)> {
-        require(permit, RepoAction::Push)?;
+        self.require(permit, RepoAction::Push)?;
         self.find_upload(id).await?;
         if let Some((start, body)) = final_chunk {
             self.append(id, start, body).await?;
@@ -127,8 +127,8 @@ impl Repository {
         from: &RepositoryName,
         from_pull: &Permit,
     ) -> Result<Mount> {
-        require(permit, RepoAction::Push)?;
-        require(from_pull, RepoAction::Pull)?;
+        self.require(permit, RepoAction::Push)?;
+        require_on(from_pull, &self.registry, from, RepoAction::Pull)?;
         match self
             .meta
             .find_linked_blob(&self.registry, from, digest)
@@ -149,7 +149,7 @@ impl Repository {
 
     /// `DELETE /v2/<name>/blobs/uploads/<id>`: drops the session and its bytes.
     pub async fn cancel_upload(&self, permit: &Permit, id: &UploadId) -> Result<()> {
-        require(permit, RepoAction::Push)?;
+        self.require(permit, RepoAction::Push)?;
         self.find_upload(id).await?;
         self.blobs.upload_abort(id).await?;
         self.meta.delete_upload(id).await?;
