@@ -1,5 +1,11 @@
 //! Docker token scopes (`repository:<name>:<actions>`, `registry:catalog:*`),
 //! as clients send them to `/oauth2/token` and as challenges name them.
+//!
+//! `repository:*:<actions>` (acr-cli asks `repository:*:*`, acr-auth.md
+//! §3.5, §4.4) is [`Scope::AllRepositories`]: on a registry in RBAC mode it
+//! yields a token usable on any repository (its `access` entry has
+//! `name: "*"`), on an ABAC registry it is silently ignored — `authorize`
+//! grants nothing for it there.
 
 use std::fmt;
 
@@ -12,6 +18,10 @@ use crate::{Action, RepoAction};
 pub enum Scope {
     Repository {
         name: RepositoryName,
+        actions: Vec<RepoAction>,
+    },
+    /// `repository:*:<actions>`: every repository of the registry.
+    AllRepositories {
         actions: Vec<RepoAction>,
     },
     Catalog,
@@ -36,25 +46,15 @@ impl Scope {
         let (name, actions) = rest.rsplit_once(':').ok_or_else(|| ScopeError(s.into()))?;
         match kind {
             "registry" if name == "catalog" => Ok(Scope::Catalog),
+            "repository" if name == "*" => Ok(Scope::AllRepositories {
+                actions: parse_actions(actions),
+            }),
             "repository" => {
                 let name =
                     RepositoryName::parse(name).map_err(|e| ScopeError(format!("{s}: {e}")))?;
-                let mut acts = Vec::new();
-                for a in actions.split(',') {
-                    let list: Vec<RepoAction> = if a == "*" {
-                        RepoAction::ALL.to_vec()
-                    } else {
-                        RepoAction::parse(a).into_iter().collect()
-                    };
-                    for x in list {
-                        if !acts.contains(&x) {
-                            acts.push(x);
-                        }
-                    }
-                }
                 Ok(Scope::Repository {
                     name,
-                    actions: acts,
+                    actions: parse_actions(actions),
                 })
             }
             _ => Err(ScopeError(s.into())),
@@ -77,7 +77,7 @@ impl Scope {
 
     pub fn actions(&self) -> Vec<Action> {
         match self {
-            Scope::Repository { actions, .. } => {
+            Scope::Repository { actions, .. } | Scope::AllRepositories { actions } => {
                 actions.iter().map(|a| Action::Repository(*a)).collect()
             }
             Scope::Catalog => vec![Action::CatalogList],
@@ -90,11 +90,34 @@ impl fmt::Display for Scope {
         match self {
             Scope::Catalog => f.write_str("registry:catalog:*"),
             Scope::Repository { name, actions } => {
-                let a: Vec<&str> = actions.iter().map(|a| a.as_str()).collect();
-                write!(f, "repository:{name}:{}", a.join(","))
+                write!(f, "repository:{name}:{}", join(actions))
+            }
+            Scope::AllRepositories { actions } => write!(f, "repository:*:{}", join(actions)),
+        }
+    }
+}
+
+fn join(actions: &[RepoAction]) -> String {
+    let a: Vec<&str> = actions.iter().map(|a| a.as_str()).collect();
+    a.join(",")
+}
+
+/// Comma-separated actions; `*` is all of them, unknown ones are dropped.
+fn parse_actions(actions: &str) -> Vec<RepoAction> {
+    let mut acts = Vec::new();
+    for a in actions.split(',') {
+        let list: Vec<RepoAction> = if a == "*" {
+            RepoAction::ALL.to_vec()
+        } else {
+            RepoAction::parse(a).into_iter().collect()
+        };
+        for x in list {
+            if !acts.contains(&x) {
+                acts.push(x);
             }
         }
     }
+    acts
 }
 
 /// Scope-map repository patterns: an exact name, `*`, or `prefix/*`
@@ -104,11 +127,10 @@ pub(crate) fn repository_pattern_matches(pattern: &str, name: &str) -> bool {
         return true;
     }
     match pattern.strip_suffix("/*") {
-        Some(prefix) => {
-            name.len() > prefix.len() + 1
-                && name.starts_with(prefix)
-                && name.as_bytes()[prefix.len()] == b'/'
-        }
+        Some(prefix) => name
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .is_some_and(|rest| !rest.is_empty()),
         None => pattern == name,
     }
 }

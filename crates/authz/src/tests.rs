@@ -14,8 +14,9 @@ fn registry(tenant: TenantId) -> RegistryFacts {
     }
 }
 
-fn assignment(scope: &str, role: uuid::Uuid) -> Assignment {
+fn assignment(to: &Principal, scope: &str, role: uuid::Uuid) -> Assignment {
     Assignment {
+        principal: to.object_id().expect("directory principal"),
         scope: ArmScope::parse(scope).expect("scope"),
         role: roles::find_builtin(&role).expect("builtin"),
         condition: None,
@@ -53,7 +54,7 @@ fn table() {
     };
     let g = |a: Vec<Assignment>| Grants {
         assignments: a,
-        scope_map: vec![],
+        ..Grants::default()
     };
     let all = [PULL, PUSH, DELETE];
 
@@ -78,14 +79,14 @@ fn table() {
             "owner at subscription",
             &user,
             repo,
-            g(vec![assignment("/subscriptions/s1", roles::OWNER)]),
+            g(vec![assignment(&user, "/subscriptions/s1", roles::OWNER)]),
             all.to_vec(),
         ),
         (
             "owner at other subscription",
             &user,
             repo,
-            g(vec![assignment("/subscriptions/s2", roles::OWNER)]),
+            g(vec![assignment(&user, "/subscriptions/s2", roles::OWNER)]),
             vec![],
         ),
         (
@@ -93,6 +94,7 @@ fn table() {
             &user,
             repo,
             g(vec![assignment(
+                &user,
                 "/subscriptions/s1/resourceGroups/rg",
                 roles::ACR_PULL,
             )]),
@@ -102,21 +104,29 @@ fn table() {
             "acrpush",
             &user,
             repo,
-            g(vec![assignment("/subscriptions/s1", roles::ACR_PUSH)]),
+            g(vec![assignment(
+                &user,
+                "/subscriptions/s1",
+                roles::ACR_PUSH,
+            )]),
             vec![PULL, PUSH],
         ),
         (
             "reader reads",
             &user,
             repo,
-            g(vec![assignment("/subscriptions/s1", roles::READER)]),
+            g(vec![assignment(&user, "/subscriptions/s1", roles::READER)]),
             vec![PULL],
         ),
         (
             "wrong tenant",
             &foreign_user,
             repo,
-            g(vec![assignment("/subscriptions/s1", roles::OWNER)]),
+            g(vec![assignment(
+                &foreign_user,
+                "/subscriptions/s1",
+                roles::OWNER,
+            )]),
             vec![],
         ),
     ];
@@ -174,14 +184,17 @@ fn control_plane() {
     let write = Action::Arm("Microsoft.ContainerRegistry/registries/write".into());
     let read = Action::Arm("Microsoft.ContainerRegistry/registries/read".into());
     let ra_write = Action::Arm("Microsoft.Authorization/roleAssignments/write".into());
-    let res = Resource::Arm { scope: &scope };
+    let res = Resource::Arm {
+        scope: &scope,
+        tenant: &tenant,
+    };
     let reader = Grants {
-        assignments: vec![assignment("/subscriptions/s1", roles::READER)],
-        scope_map: vec![],
+        assignments: vec![assignment(&user, "/subscriptions/s1", roles::READER)],
+        ..Grants::default()
     };
     let contributor = Grants {
-        assignments: vec![assignment("/subscriptions/s1", roles::CONTRIBUTOR)],
-        scope_map: vec![],
+        assignments: vec![assignment(&user, "/subscriptions/s1", roles::CONTRIBUTOR)],
+        ..Grants::default()
     };
     assert_eq!(
         authorize(&user, res, &[read.clone(), write.clone()], &reader).granted,
@@ -256,4 +269,75 @@ fn globs_and_patterns() {
     assert!(scope::repository_pattern_matches("*", "anything/at/all"));
     assert!(scope::repository_pattern_matches("a/b", "a/b"));
     assert!(!scope::repository_pattern_matches("a/b", "a/b/c"));
+}
+
+#[test]
+fn permits_name_their_resource() {
+    let tenant = TenantId::new_random();
+    let reg = registry(tenant);
+    let a = RepositoryName::parse("team-a/app").expect("name");
+    let b = RepositoryName::parse("team-b/app").expect("name");
+    let admin = Principal::Admin {
+        registry: reg.id.clone(),
+    };
+    let d = authorize(
+        &admin,
+        Resource::Repository {
+            registry: &reg,
+            name: &a,
+        },
+        &[PUSH],
+        &Grants::default(),
+    );
+    let permit = d.permit(&PUSH).expect("granted");
+    assert!(permit.covers_repository(&reg.id, &a));
+    assert!(!permit.covers_repository(&reg.id, &b));
+    assert!(!permit.covers_repository(&RegistryId::new_random(), &a));
+    assert!(!permit.covers_catalog(&reg.id));
+    let all = authorize(
+        &admin,
+        Resource::AllRepositories { registry: &reg },
+        &[PUSH],
+        &Grants::default(),
+    )
+    .permit(&PUSH)
+    .expect("granted");
+    assert!(all.covers_repository(&reg.id, &a) && all.covers_repository(&reg.id, &b));
+    assert!(!all.covers_repository(&RegistryId::new_random(), &a));
+    let system = Permit::for_system_job("gc");
+    assert!(system.covers_repository(&reg.id, &b) && system.covers_catalog(&reg.id));
+}
+
+#[test]
+fn denials_name_the_permission_and_scope() {
+    let tenant = TenantId::new_random();
+    let reg = registry(tenant);
+    let name = RepositoryName::parse("team/app").expect("name");
+    let user = Principal::User {
+        tenant,
+        oid: ObjectId::new_random(),
+        upn: "u@x".into(),
+    };
+    let grants = Grants {
+        assignments: vec![assignment(&user, "/subscriptions/s1", roles::ACR_PULL)],
+        ..Grants::default()
+    };
+    let d = authorize(
+        &user,
+        Resource::Repository {
+            registry: &reg,
+            name: &name,
+        },
+        &[PULL, PUSH],
+        &grants,
+    );
+    assert_eq!(d.granted, vec![PULL]);
+    let why = d.denial(&PUSH).expect("denied");
+    assert!(
+        why.contains("Microsoft.ContainerRegistry/registries/push/write"),
+        "{why}"
+    );
+    assert!(why.contains(reg.scope.as_str()), "{why}");
+    assert!(d.reason.contains("push/write"), "{}", d.reason);
+    assert_eq!(d.denial(&PULL), None);
 }
