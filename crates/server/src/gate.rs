@@ -166,7 +166,7 @@ pub async fn check(
     registry: &Registry,
     headers: &HeaderMap,
     need: &Need,
-    _client: Option<SocketAddr>,
+    client: Option<SocketAddr>,
 ) -> Result<Caller, GateError> {
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let unauthorized = |why: ChallengeError| GateError::Unauthorized {
@@ -258,9 +258,27 @@ pub async fn check(
             permit: Some(permit),
         }),
         None => {
-            tracing::debug!(registry = %registry.name, principal = %principal.label(), reason = %decision.reason, "denied");
+            let why = decision
+                .denial(&action)
+                .unwrap_or_else(|| decision.reason.clone());
+            tracing::debug!(registry = %registry.name, principal = %principal.label(), reason = %why, "denied");
+            // Refused changes are audited like granted ones (issue #2 §5);
+            // refused reads are not, to keep the log about what matters.
+            if let Need::Repository {
+                name,
+                action: act @ (RepoAction::Push | RepoAction::Delete | RepoAction::MetadataWrite),
+            } = need
+            {
+                crate::audit::Event::new(principal.label(), act.as_str(), "denied")
+                    .registry(Some(registry.id.clone()))
+                    .repository(Some(name.to_string()))
+                    .client(client)
+                    .detail(Some(why.clone()))
+                    .record_best_effort(state)
+                    .await;
+            }
             Err(GateError::Denied {
-                message: DENIED.into(),
+                message: format!("{DENIED}: {why}"),
                 detail: need.detail(),
             })
         }

@@ -4,12 +4,15 @@
 //! asks `gate`/`authz` for a permit, calls the domain (`acrylic-registry`,
 //! `acrylic-identity`) and maps domain errors to its wire format. Surfaces:
 //! - `oci`: OCI Distribution `/v2/…` (route table in `oci/route.rs`);
+//! - `acr_v1`: ACR's metadata API `/acr/v1/…` (route table in `acr_v1/route.rs`);
 //! - `token`: the registry token service `/oauth2/token`, `/oauth2/exchange`;
 //! - `directory`: the Entra-ID-compatible identity provider `/{tenant}/…`;
 //! - `arm`: the ARM-shaped control plane `/subscriptions/…`;
 //! - `ops`: `/healthz`, `/readyz`, `/metrics`.
 
+pub mod acr_v1;
 pub mod arm;
+pub mod audit;
 pub mod bootstrap;
 pub mod config;
 pub mod directory;

@@ -8,10 +8,12 @@
 //!
 //! Authorization: [`Caller::permit`] and [`Caller::may`] are the only ways
 //! a handler learns what it may do; both ask `acrylic_authz::authorize`
-//! with the principal's current role assignments (`token::grants_for`).
+//! with the principal's current role assignments (`token::grants_for`) and
+//! the tenant that owns the scope ([`Caller::tenant_of`]), so a role held
+//! in one tenant never reaches another tenant's subscriptions.
 
 use acrylic_authz::{Action, Grants, Permit, Principal, Resource, authorize};
-use acrylic_model::ArmScope;
+use acrylic_model::{ArmScope, SubscriptionId, TenantId};
 use acrylic_tokens::{DirectoryClaims, TokenError};
 use axum::http::{HeaderMap, header};
 use time::OffsetDateTime;
@@ -45,13 +47,23 @@ impl Caller {
         Ok(Caller { principal, grants })
     }
 
-    /// A permit for `operation` at `scope`, or 403 AuthorizationFailed
-    /// naming both.
-    pub fn permit(&self, scope: &ArmScope, operation: &str) -> Result<Permit, ArmError> {
+    /// The caller's directory tenant.
+    pub fn tenant(&self) -> Option<TenantId> {
+        self.principal.tenant()
+    }
+
+    /// A permit for `operation` at `scope`, which belongs to `tenant`, or
+    /// 403 AuthorizationFailed naming both.
+    pub fn permit(
+        &self,
+        scope: &ArmScope,
+        tenant: &TenantId,
+        operation: &str,
+    ) -> Result<Permit, ArmError> {
         let action = Action::Arm(operation.to_owned());
         let decision = authorize(
             &self.principal,
-            Resource::Arm { scope },
+            Resource::Arm { scope, tenant },
             std::slice::from_ref(&action),
             &self.grants,
         );
@@ -66,9 +78,30 @@ impl Caller {
         })
     }
 
-    /// Whether `operation` at `scope` would be permitted (list filtering).
-    pub fn may(&self, scope: &ArmScope, operation: &str) -> bool {
-        self.permit(scope, operation).is_ok()
+    /// Whether `operation` at `scope` (of `tenant`) would be permitted
+    /// (list filtering).
+    pub fn may(&self, scope: &ArmScope, tenant: &TenantId, operation: &str) -> bool {
+        self.permit(scope, tenant, operation).is_ok()
+    }
+
+    /// The tenant that owns `scope`: its subscription's. For `/`, or a
+    /// subscription that does not exist, the caller's own — so an unknown
+    /// subscription is decided by role assignments alone and its absence
+    /// is reported (404) only to callers allowed to act there.
+    pub async fn tenant_of(
+        &self,
+        state: &AppState,
+        scope: &ArmScope,
+    ) -> Result<TenantId, ArmError> {
+        let own = self.tenant().ok_or(ArmError::InvalidToken)?;
+        let Some(sub) = subscription_of(scope) else {
+            return Ok(own);
+        };
+        Ok(state
+            .meta
+            .find_subscription(&sub)
+            .await?
+            .map_or(own, |s| s.tenant_id))
     }
 
     fn display_name(&self) -> String {
@@ -80,6 +113,17 @@ impl Caller {
             | Principal::Admin { .. }
             | Principal::RepositoryToken { .. }) => p.label(),
         }
+    }
+}
+
+/// The subscription a scope lies in, if any.
+pub fn subscription_of(scope: &ArmScope) -> Option<SubscriptionId> {
+    let mut parts = scope.as_str().split('/').filter(|p| !p.is_empty());
+    match (parts.next(), parts.next()) {
+        (Some(kind), Some(id)) if kind.eq_ignore_ascii_case("subscriptions") => {
+            SubscriptionId::parse(id).ok()
+        }
+        _ => None,
     }
 }
 

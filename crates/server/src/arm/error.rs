@@ -59,6 +59,51 @@ pub enum ArmError {
     AdminUserDisabled {
         id: ArmScope,
     },
+    /// A role scope that is not `/`, a subscription, a resource group or
+    /// a registry.
+    InvalidScope(String),
+    RoleAssignmentNotFound {
+        name: uuid::Uuid,
+    },
+    /// A PUT of an assignment name that exists with other properties.
+    RoleAssignmentUpdateNotPermitted,
+    /// The same principal, role, scope and condition are assigned already.
+    RoleAssignmentExists,
+    /// `roleDefinitionId` is not a role definition id.
+    InvalidRoleDefinitionId(String),
+    /// The role an assignment names does not exist (for this tenant).
+    RoleDefinitionDoesNotExist {
+        id: String,
+    },
+    /// GET/PUT of a role definition that does not exist.
+    RoleDefinitionNotFound {
+        id: uuid::Uuid,
+    },
+    /// The role may not be assigned at the requested scope
+    /// (`assignableScopes`).
+    RoleNotAssignableAtScope {
+        role: String,
+        scope: ArmScope,
+    },
+    PrincipalNotFound {
+        id: String,
+        tenant: String,
+    },
+    UnmatchedPrincipalType {
+        id: String,
+        actual: &'static str,
+        given: String,
+    },
+    /// A condition that does not parse, or is not allowed here.
+    InvalidCondition(String),
+    /// A custom role body that breaks the rules (names the rule).
+    InvalidRoleDefinition(String),
+    RoleDefinitionWithSameNameExists {
+        name: String,
+    },
+    RoleDefinitionHasAssignments {
+        id: uuid::Uuid,
+    },
     /// No route: a path or method the control plane does not serve.
     NoRoute {
         method: String,
@@ -162,6 +207,90 @@ impl ArmError {
                 format!(
                     "Cannot perform credential operations for {id} as Admin user is disabled. Enable Admin user \
                      feature and try again."
+                ),
+            ),
+            E::InvalidScope(scope) => (
+                StatusCode::BAD_REQUEST,
+                "InvalidScope",
+                format!(
+                    "The scope '{scope}' is not valid for role assignments and definitions: use '/', a \
+                     subscription, a resource group or a container registry."
+                ),
+            ),
+            E::RoleAssignmentNotFound { name } => (
+                StatusCode::NOT_FOUND,
+                "RoleAssignmentNotFound",
+                format!("The role assignment '{name}' is not found."),
+            ),
+            E::RoleAssignmentUpdateNotPermitted => (
+                StatusCode::BAD_REQUEST,
+                "RoleAssignmentUpdateNotPermitted",
+                "Tenant ID, application ID, principal ID, scope, role definition and condition are not allowed \
+                 to be updated."
+                    .into(),
+            ),
+            E::RoleAssignmentExists => (
+                StatusCode::CONFLICT,
+                "RoleAssignmentExists",
+                "The role assignment already exists.".into(),
+            ),
+            E::InvalidRoleDefinitionId(id) => (
+                StatusCode::BAD_REQUEST,
+                "InvalidRoleDefinitionId",
+                format!(
+                    "The role definition ID '{id}' is not valid: expected \
+                     /subscriptions/{{subscription}}/providers/Microsoft.Authorization/roleDefinitions/{{guid}}."
+                ),
+            ),
+            E::RoleDefinitionDoesNotExist { id } => (
+                StatusCode::BAD_REQUEST,
+                "RoleDefinitionDoesNotExist",
+                format!("The specified role definition with ID '{id}' does not exist."),
+            ),
+            E::RoleDefinitionNotFound { id } => (
+                StatusCode::NOT_FOUND,
+                "RoleDefinitionDoesNotExist",
+                format!("The specified role definition with ID '{id}' does not exist."),
+            ),
+            E::RoleNotAssignableAtScope { role, scope } => (
+                StatusCode::BAD_REQUEST,
+                "RoleDefinitionNotAssignableAtScope",
+                format!("The role '{role}' is not available for assignment at the requested scope '{scope}'."),
+            ),
+            E::PrincipalNotFound { id, tenant } => (
+                StatusCode::BAD_REQUEST,
+                "PrincipalNotFound",
+                format!("Principal {id} does not exist in the directory {tenant}."),
+            ),
+            E::UnmatchedPrincipalType { id, actual, given } => (
+                StatusCode::BAD_REQUEST,
+                "UnmatchedPrincipalType",
+                format!(
+                    "The PrincipalId '{id}' has type '{actual}', which is different from specified \
+                     PrincipalType '{given}'."
+                ),
+            ),
+            E::InvalidCondition(why) => (
+                StatusCode::BAD_REQUEST,
+                "InvalidCondition",
+                format!("The role assignment condition is invalid: {why}."),
+            ),
+            E::InvalidRoleDefinition(why) => (
+                StatusCode::BAD_REQUEST,
+                "InvalidRoleDefinition",
+                format!("The role definition is invalid: {why}."),
+            ),
+            E::RoleDefinitionWithSameNameExists { name } => (
+                StatusCode::CONFLICT,
+                "RoleDefinitionWithSameNameExists",
+                format!("A role definition cannot be updated with a name that already exists: '{name}'."),
+            ),
+            E::RoleDefinitionHasAssignments { id } => (
+                StatusCode::CONFLICT,
+                "RoleDefinitionHasAssignments",
+                format!(
+                    "There are existing role assignments referencing role '{id}'. Delete them before \
+                     deleting the role definition."
                 ),
             ),
             E::NoRoute { method, path } => (

@@ -1,29 +1,38 @@
-//! The control plane: ARM-shaped REST for subscriptions, resource groups
-//! and container registries (acr-auth.md §6.7), authorized through
+//! The control plane: ARM-shaped REST for subscriptions, resource groups,
+//! container registries and role-based access control — role assignments
+//! and custom role definitions (acr-auth.md §6.7) — authorized through
 //! `acrylic_authz::authorize` with control-plane operations.
 //!
-//! One handler serves `/subscriptions/**`. Each request goes the same way:
+//! One handler serves `/subscriptions/**` and `/providers/**` (the tenant
+//! root's `Microsoft.Authorization`). Each request goes the same way:
 //! 1. parse path, method and query into an [`route::ArmRoute`] (the route
 //!    table is documented in `route.rs`);
 //! 2. authenticate the bearer directory token ([`auth::Caller`]);
-//! 3. ask `authorize` for the route's [`route::Access`]: a `Permit` for the
-//!    scope (or 403), or a [`Visible`] filter for listings;
-//! 4. run the handler ([`registries`], [`subscriptions`]), which maps store
-//!    and domain failures to ARM's `{"error": {"code", "message"}}`
-//!    ([`error::ArmError`]).
+//! 3. ask `authorize` for the route's [`route::Access`] at its scope, with
+//!    the tenant that owns the scope: a `Permit` (or 403), or a
+//!    [`Visible`] filter for listings;
+//! 4. run the handler ([`registries`], [`subscriptions`],
+//!    [`role_assignments`], [`role_definitions`]), which maps store and
+//!    domain failures to ARM's `{"error": {"code", "message"}}`
+//!    ([`error::ArmError`]). Changes are written to the audit log.
 //!
-//! No handler decides access: they receive a `Permit` or a `Visible`.
+//! No handler decides access: they receive a `Permit` or a `Visible`; the
+//! role handlers also get the [`auth::Caller`], for its tenant and for the
+//! further `authorize` questions a custom role's assignable scopes raise.
 
 mod auth;
 mod error;
 mod registries;
+mod role_assignments;
+mod role_definitions;
 pub mod route;
 mod shapes;
 mod subscriptions;
 
 use std::net::SocketAddr;
 
-use acrylic_model::ArmScope;
+use acrylic_authz::Permit;
+use acrylic_model::{ArmScope, RegistryId, TenantId};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
@@ -31,6 +40,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::Value;
+use time::OffsetDateTime;
 
 pub use error::ArmError;
 
@@ -45,6 +55,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/subscriptions", any(dispatch))
         .route("/subscriptions/{*rest}", any(dispatch))
+        // Role assignments and definitions at the tenant root, `/`.
+        .route("/providers/{*rest}", any(dispatch))
 }
 
 /// What handlers need of the request besides the route.
@@ -60,8 +72,9 @@ pub(crate) struct Visible<'a> {
 }
 
 impl Visible<'_> {
-    pub fn may_see(&self, scope: &ArmScope) -> bool {
-        self.caller.may(scope, self.operation)
+    /// May the caller see the item at `scope`, which belongs to `tenant`?
+    pub fn may_see(&self, scope: &ArmScope, tenant: &TenantId) -> bool {
+        self.caller.may(scope, tenant, self.operation)
     }
 }
 
@@ -95,7 +108,10 @@ async fn handle(state: &AppState, req: axum::extract::Request) -> Result<Respons
 
     let access = route.access();
     let (permit, visible) = match &access {
-        Access::At { scope, operation } => (Some(caller.permit(scope, operation)?), None),
+        Access::At { scope, operation } => {
+            let tenant = caller.tenant_of(state, scope).await?;
+            (Some(caller.permit(scope, &tenant, operation)?), None)
+        }
         Access::EachItem { operation } => (
             None,
             Some(Visible {
@@ -198,7 +214,94 @@ async fn handle(state: &AppState, req: axum::extract::Request) -> Result<Respons
                 registries::audit_logs(state, p, q, need_permit()?).await?
             ))
         }
+        ArmRoute::ListRoleAssignments(scope, filter) => Ok(ok(role_assignments::list(
+            state,
+            &caller,
+            scope,
+            filter,
+            need_permit()?,
+        )
+        .await?)),
+        ArmRoute::GetRoleAssignment(scope, name) => Ok(ok(role_assignments::get(
+            state,
+            &caller,
+            scope,
+            name,
+            need_permit()?,
+        )
+        .await?)),
+        ArmRoute::CreateRoleAssignment(scope, name) => {
+            let (status, v) =
+                role_assignments::create(state, &req, &caller, scope, name, need_permit()?).await?;
+            Ok(json(status, &v))
+        }
+        ArmRoute::DeleteRoleAssignment(scope, name) => {
+            let answer =
+                role_assignments::delete(state, &req, &caller, scope, name, need_permit()?).await?;
+            Ok(maybe_json(answer))
+        }
+        ArmRoute::ListRoleDefinitions(scope, filter) => Ok(ok(role_definitions::list(
+            state,
+            &caller,
+            scope,
+            filter,
+            need_permit()?,
+        )
+        .await?)),
+        ArmRoute::GetRoleDefinition(scope, id) => Ok(ok(role_definitions::get(
+            state,
+            &caller,
+            scope,
+            id,
+            need_permit()?,
+        )
+        .await?)),
+        ArmRoute::PutRoleDefinition(scope, id) => {
+            let (status, v) =
+                role_definitions::put(state, &req, &caller, scope, id, need_permit()?).await?;
+            Ok(json(status, &v))
+        }
+        ArmRoute::DeleteRoleDefinition(scope, id) => {
+            let answer =
+                role_definitions::delete(state, &req, &caller, scope, id, need_permit()?).await?;
+            Ok(maybe_json(answer))
+        }
     }
+}
+
+/// Now, to the millisecond: what the store keeps, so a resource's answer
+/// to PUT equals its answer to GET.
+pub(crate) fn now_millis() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(now.nanosecond() / 1_000_000 * 1_000_000)
+        .unwrap_or(now)
+}
+
+/// A DELETE's answer: the deleted resource (200) or nothing (204).
+fn maybe_json((status, body): (StatusCode, Option<Value>)) -> Response {
+    match body {
+        Some(v) => json(status, &v),
+        None => status.into_response(),
+    }
+}
+
+/// Records a control-plane change in the audit log (with the registry it
+/// concerns, if any); a failure to record is logged, never fatal.
+pub(crate) async fn audit_change(
+    state: &AppState,
+    req: &Request,
+    permit: &Permit,
+    registry: Option<RegistryId>,
+    action: &str,
+    detail: String,
+) {
+    tracing::info!(principal = permit.principal(), operation = %permit.action(), action, %detail, "control plane");
+    crate::audit::Event::new(permit.principal(), action, "granted")
+        .registry(registry)
+        .client(req.client)
+        .detail(Some(detail))
+        .record_best_effort(state)
+        .await;
 }
 
 fn json(status: StatusCode, v: &Value) -> Response {

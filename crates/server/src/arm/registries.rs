@@ -12,7 +12,7 @@
 
 use acrylic_authz::Permit;
 use acrylic_model::{RegistryName, ResourceGroupName, SubscriptionId};
-use acrylic_store::{AuditFilter, AuditRecord, Registry, StoreError, Subscription};
+use acrylic_store::{AuditFilter, Registry, RoleAssignmentMode, StoreError, Subscription};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -40,7 +40,7 @@ pub async fn list(
         .list_registries(Some(sub), rg)
         .await?
         .iter()
-        .filter(|r| visible.may_see(&r.arm_scope()))
+        .filter(|r| visible.may_see(&r.arm_scope(), &r.tenant_id))
         .map(shapes::registry)
         .collect();
     Ok(shapes::list(items))
@@ -66,7 +66,7 @@ pub async fn list_resources(
         .list_registries(Some(sub), None)
         .await?
         .iter()
-        .filter(|r| visible.may_see(&r.arm_scope()))
+        .filter(|r| visible.may_see(&r.arm_scope(), &r.tenant_id))
         .map(shapes::resource)
         .collect();
     Ok(shapes::list(items))
@@ -128,7 +128,7 @@ pub async fn create(
         }
     };
     registry.sku = sku.to_owned();
-    apply(&mut registry, &body.properties);
+    apply(&mut registry, &body.properties)?;
     state.meta.update_registry(&registry).await?;
     let action = if status == StatusCode::CREATED {
         "registry.create"
@@ -152,15 +152,25 @@ pub async fn update(
         .map(|s| shapes::sku(&s.name))
         .transpose()?;
     let mut registry = find(state, path).await?;
+    let mode_before = registry.role_assignment_mode;
     if let Some(sku) = sku {
         registry.sku = sku.to_owned();
     }
-    apply(&mut registry, &body.properties);
+    apply(&mut registry, &body.properties)?;
     state.meta.update_registry(&registry).await?;
-    let detail = format!(
-        "adminUserEnabled={} anonymousPullEnabled={} sku={}",
-        registry.admin_enabled, registry.anonymous_pull_enabled, registry.sku
+    let mut detail = format!(
+        "adminUserEnabled={} anonymousPullEnabled={} sku={} roleAssignmentMode={}",
+        registry.admin_enabled,
+        registry.anonymous_pull_enabled,
+        registry.sku,
+        registry.role_assignment_mode.as_str()
     );
+    if mode_before != registry.role_assignment_mode {
+        detail.push_str(&format!(
+            " (was {}; credentials issued under it are no longer accepted)",
+            mode_before.as_str()
+        ));
+    }
     audit(
         state,
         req,
@@ -313,7 +323,19 @@ fn credentials(state: &AppState, r: &Registry) -> Result<Value, ArmError> {
     ))
 }
 
-fn apply(r: &mut Registry, p: &shapes::RegistryProperties) {
+/// Applies the settable properties. A change of `roleAssignmentMode`
+/// invalidates every registry credential issued under the old mode: the
+/// tokens carry the mode, and the token service and the gate refuse a
+/// mismatch (acr-auth.md §2.3, §8 "Mode switch").
+fn apply(r: &mut Registry, p: &shapes::RegistryProperties) -> Result<(), ArmError> {
+    if let Some(m) = &p.role_assignment_mode {
+        r.role_assignment_mode = RoleAssignmentMode::parse(m).ok_or_else(|| {
+            ArmError::InvalidRequestContent(format!(
+                "properties.roleAssignmentMode {m:?}: expected LegacyRegistryPermissions or \
+                 AbacRepositoryPermissions"
+            ))
+        })?;
+    }
     if let Some(a) = p.admin_user_enabled {
         r.admin_enabled = a;
     }
@@ -321,6 +343,7 @@ fn apply(r: &mut Registry, p: &shapes::RegistryProperties) {
         r.anonymous_pull_enabled = a;
     }
     r.updated_at = OffsetDateTime::now_utc();
+    Ok(())
 }
 
 fn at_path(r: &Registry, path: &RegistryPath) -> bool {
@@ -354,7 +377,7 @@ pub async fn resource_group_exists(
 
 /// The registry at `path`: its subscription, group and name must all match
 /// (names are unique server-wide, so the name alone finds it).
-async fn find(state: &AppState, path: &RegistryPath) -> Result<Registry, ArmError> {
+pub async fn find(state: &AppState, path: &RegistryPath) -> Result<Registry, ArmError> {
     subscription(state, &path.subscription).await?;
     resource_group_exists(state, &path.subscription, &path.resource_group).await?;
     match state.meta.find_registry_by_name(&path.name).await? {
@@ -368,7 +391,7 @@ async fn find(state: &AppState, path: &RegistryPath) -> Result<Registry, ArmErro
 
 /// Control-plane changes and credential reads go to the registry's audit
 /// log; a failure to record is logged, never fatal.
-async fn audit(
+pub async fn audit(
     state: &AppState,
     req: &Request,
     r: &Registry,
@@ -377,18 +400,10 @@ async fn audit(
     detail: Option<String>,
 ) {
     tracing::info!(principal = permit.principal(), operation = %permit.action(), registry = %r.name, action, "control plane");
-    let record = AuditRecord {
-        id: uuid::Uuid::now_v7(),
-        at: OffsetDateTime::now_utc(),
-        registry_id: Some(r.id.clone()),
-        principal: permit.principal().to_owned(),
-        action: action.to_owned(),
-        repository: None,
-        decision: "granted".into(),
-        client_addr: req.client.map(|c| c.ip().to_string()),
-        detail,
-    };
-    if let Err(e) = state.meta.append_audit(&record).await {
-        tracing::warn!(error = %e, "could not record a control-plane operation in the audit log");
-    }
+    crate::audit::Event::new(permit.principal(), action, "granted")
+        .registry(Some(r.id.clone()))
+        .client(req.client)
+        .detail(detail)
+        .record_best_effort(state)
+        .await;
 }

@@ -18,11 +18,26 @@
 //! | POST | `…/registries/{name}/regenerateCredential` | RegenerateCredential | `registries/regenerateCredential/action` |
 //! | GET | `…/registries/{name}/auditLogs?principal&action&repository&since&top` | ListAuditLogs | `registries/auditLogs/read` (acrylic extension) |
 //!
+//! Role-based access control (`Microsoft.Authorization`, acr-auth.md §6.7),
+//! where `{scope}` is empty (`/`, the tenant root), `/subscriptions/{sub}`,
+//! `…/resourceGroups/{rg}` or a registry's id:
+//!
+//! | method | path | route | operation authorized |
+//! |---|---|---|---|
+//! | GET | `{scope}/providers/Microsoft.Authorization/roleAssignments?$filter=atScope()\|principalId eq '…'\|assignedTo('…')` | ListRoleAssignments | `roleAssignments/read` |
+//! | GET | `{scope}/providers/Microsoft.Authorization/roleAssignments/{name}` | GetRoleAssignment | `roleAssignments/read` |
+//! | PUT | `{scope}/providers/Microsoft.Authorization/roleAssignments/{name}` | CreateRoleAssignment | `roleAssignments/write` |
+//! | DELETE | `{scope}/providers/Microsoft.Authorization/roleAssignments/{name}` | DeleteRoleAssignment | `roleAssignments/delete` |
+//! | GET | `{scope}/providers/Microsoft.Authorization/roleDefinitions?$filter=roleName eq '…'\|type eq '…'` | ListRoleDefinitions | `roleDefinitions/read` |
+//! | GET | `{scope}/providers/Microsoft.Authorization/roleDefinitions/{id}` | GetRoleDefinition | `roleDefinitions/read` |
+//! | PUT | `{scope}/providers/Microsoft.Authorization/roleDefinitions/{id}` | PutRoleDefinition | `roleDefinitions/write` (and at every assignable scope) |
+//! | DELETE | `{scope}/providers/Microsoft.Authorization/roleDefinitions/{id}` | DeleteRoleDefinition | `roleDefinitions/delete` |
+//!
 //! Literal segments compare case-insensitively, as ARM's do
 //! (`resourcegroups` = `resourceGroups`). `api-version` is accepted and not
 //! required.
 
-use acrylic_model::{ArmScope, RegistryName, ResourceGroupName, SubscriptionId};
+use acrylic_model::{ArmScope, ObjectId, RegistryName, ResourceGroupName, SubscriptionId};
 use axum::http::Method;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -44,6 +59,12 @@ pub mod op {
         "Microsoft.ContainerRegistry/registries/regenerateCredential/action";
     /// acrylic's audit log (issue #2 §5 "Audit").
     pub const AUDIT_LOGS_READ: &str = "Microsoft.ContainerRegistry/registries/auditLogs/read";
+    pub const ROLE_ASSIGNMENTS_READ: &str = "Microsoft.Authorization/roleAssignments/read";
+    pub const ROLE_ASSIGNMENTS_WRITE: &str = "Microsoft.Authorization/roleAssignments/write";
+    pub const ROLE_ASSIGNMENTS_DELETE: &str = "Microsoft.Authorization/roleAssignments/delete";
+    pub const ROLE_DEFINITIONS_READ: &str = "Microsoft.Authorization/roleDefinitions/read";
+    pub const ROLE_DEFINITIONS_WRITE: &str = "Microsoft.Authorization/roleDefinitions/write";
+    pub const ROLE_DEFINITIONS_DELETE: &str = "Microsoft.Authorization/roleDefinitions/delete";
 }
 
 pub const REGISTRY_TYPE: &str = "Microsoft.ContainerRegistry/registries";
@@ -60,6 +81,89 @@ impl RegistryPath {
     pub fn scope(&self) -> ArmScope {
         ArmScope::registry(&self.subscription, &self.resource_group, &self.name)
     }
+}
+
+/// Where a role assignment or custom role lives (acr-auth.md §6.7: the
+/// assignment scope is the registry, its resource group or subscription —
+/// never a repository — or the tenant root).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleScope {
+    Root,
+    Subscription(SubscriptionId),
+    ResourceGroup(SubscriptionId, ResourceGroupName),
+    Registry(RegistryPath),
+}
+
+impl RoleScope {
+    /// The scope in ARM's canonical spelling.
+    pub fn arm_scope(&self) -> ArmScope {
+        match self {
+            RoleScope::Root => ArmScope::root(),
+            RoleScope::Subscription(sub) => ArmScope::subscription(sub),
+            RoleScope::ResourceGroup(sub, rg) => ArmScope::resource_group(sub, rg),
+            RoleScope::Registry(p) => p.scope(),
+        }
+    }
+
+    /// This scope and every scope above it, from the root down: where the
+    /// assignments that apply at this scope can be (ARM's `atScope()`).
+    pub fn with_ancestors(&self) -> Vec<ArmScope> {
+        let mut out = vec![ArmScope::root()];
+        match self {
+            RoleScope::Root => {}
+            RoleScope::Subscription(sub) => out.push(ArmScope::subscription(sub)),
+            RoleScope::ResourceGroup(sub, rg) => {
+                out.push(ArmScope::subscription(sub));
+                out.push(ArmScope::resource_group(sub, rg));
+            }
+            RoleScope::Registry(p) => {
+                out.push(ArmScope::subscription(&p.subscription));
+                out.push(ArmScope::resource_group(&p.subscription, &p.resource_group));
+                out.push(p.scope());
+            }
+        }
+        out
+    }
+
+    pub fn subscription(&self) -> Option<&SubscriptionId> {
+        match self {
+            RoleScope::Root => None,
+            RoleScope::Subscription(sub) | RoleScope::ResourceGroup(sub, _) => Some(sub),
+            RoleScope::Registry(p) => Some(&p.subscription),
+        }
+    }
+
+    /// Parses a scope string (a body's `assignableScopes`, a role
+    /// assignment id) into one of the shapes above.
+    pub fn parse(scope: &str) -> Result<RoleScope, ArmError> {
+        let invalid = || ArmError::InvalidScope(scope.to_owned());
+        let segs: Vec<&str> = scope.split('/').filter(|s| !s.is_empty()).collect();
+        let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
+        let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
+        role_scope(&segs, &lower).map_err(|_| invalid())
+    }
+}
+
+/// What `$filter` of a role-assignment listing asks for (ARM's OData
+/// subset: `atScope()`, `principalId eq '…'`, `assignedTo('…')`, joined
+/// with `and`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AssignmentFilter {
+    /// Only assignments at the scope or above it.
+    pub at_scope: bool,
+    /// Only assignments naming this principal.
+    pub principal: Option<ObjectId>,
+    /// Only assignments naming this principal or one of its groups.
+    pub assigned_to: Option<ObjectId>,
+}
+
+/// What `$filter` of a role-definition listing asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DefinitionFilter {
+    /// `roleName eq '…'`, compared case-insensitively.
+    pub role_name: Option<String>,
+    /// `type eq 'BuiltInRole'|'CustomRole'`.
+    pub role_type: Option<String>,
 }
 
 /// Filters of the audit-log listing.
@@ -108,6 +212,14 @@ pub enum ArmRoute {
     ListCredentials(RegistryPath),
     RegenerateCredential(RegistryPath),
     ListAuditLogs(RegistryPath, AuditQuery),
+    ListRoleAssignments(RoleScope, AssignmentFilter),
+    GetRoleAssignment(RoleScope, uuid::Uuid),
+    CreateRoleAssignment(RoleScope, uuid::Uuid),
+    DeleteRoleAssignment(RoleScope, uuid::Uuid),
+    ListRoleDefinitions(RoleScope, DefinitionFilter),
+    GetRoleDefinition(RoleScope, uuid::Uuid),
+    PutRoleDefinition(RoleScope, uuid::Uuid),
+    DeleteRoleDefinition(RoleScope, uuid::Uuid),
 }
 
 /// The access a route needs.
@@ -137,6 +249,14 @@ impl ArmRoute {
         let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
         let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
+        if let Some(at) = lower
+            .windows(2)
+            .position(|w| w == ["providers", "microsoft.authorization"])
+        {
+            let scope = role_scope(&segs[..at], &lower[..at]).map_err(|_| no_route())?;
+            return authorization_route(method, scope, &segs[at + 2..], &lower[at + 2..], query)
+                .and_then(|r| r.ok_or_else(no_route));
+        }
         if lower.first() != Some(&"subscriptions") {
             return Err(no_route());
         }
@@ -252,8 +372,239 @@ impl ArmRoute {
             ArmRoute::ListCredentials(p) => at(p.scope(), op::LIST_CREDENTIALS),
             ArmRoute::RegenerateCredential(p) => at(p.scope(), op::REGENERATE_CREDENTIAL),
             ArmRoute::ListAuditLogs(p, _) => at(p.scope(), op::AUDIT_LOGS_READ),
+            ArmRoute::ListRoleAssignments(s, _) | ArmRoute::GetRoleAssignment(s, _) => {
+                at(s.arm_scope(), op::ROLE_ASSIGNMENTS_READ)
+            }
+            ArmRoute::CreateRoleAssignment(s, _) => at(s.arm_scope(), op::ROLE_ASSIGNMENTS_WRITE),
+            ArmRoute::DeleteRoleAssignment(s, _) => at(s.arm_scope(), op::ROLE_ASSIGNMENTS_DELETE),
+            ArmRoute::ListRoleDefinitions(s, _) | ArmRoute::GetRoleDefinition(s, _) => {
+                at(s.arm_scope(), op::ROLE_DEFINITIONS_READ)
+            }
+            ArmRoute::PutRoleDefinition(s, _) => at(s.arm_scope(), op::ROLE_DEFINITIONS_WRITE),
+            ArmRoute::DeleteRoleDefinition(s, _) => at(s.arm_scope(), op::ROLE_DEFINITIONS_DELETE),
         }
     }
+}
+
+/// `[]`, `subscriptions/{sub}`, `…/resourceGroups/{rg}` or
+/// `…/providers/Microsoft.ContainerRegistry/registries/{name}`.
+fn role_scope(segs: &[&str], lower: &[&str]) -> Result<RoleScope, ArmError> {
+    let sub = |i: usize| {
+        SubscriptionId::parse(segs[i]).map_err(|_| ArmError::InvalidSubscriptionId(segs[i].into()))
+    };
+    let rg = |i: usize| {
+        ResourceGroupName::parse(segs[i]).map_err(|e| ArmError::InvalidResourceName {
+            kind: "resource group",
+            name: segs[i].to_owned(),
+            reason: e.reason,
+        })
+    };
+    match lower {
+        [] => Ok(RoleScope::Root),
+        ["subscriptions", _] => Ok(RoleScope::Subscription(sub(1)?)),
+        ["subscriptions", _, "resourcegroups", _] => Ok(RoleScope::ResourceGroup(sub(1)?, rg(3)?)),
+        [
+            "subscriptions",
+            _,
+            "resourcegroups",
+            _,
+            "providers",
+            "microsoft.containerregistry",
+            "registries",
+            _,
+        ] => Ok(RoleScope::Registry(RegistryPath {
+            subscription: sub(1)?,
+            resource_group: rg(3)?,
+            name: RegistryName::parse(segs[7]).map_err(|e| ArmError::InvalidResourceName {
+                kind: "registry",
+                name: segs[7].to_owned(),
+                reason: e.reason,
+            })?,
+        })),
+        _ => Err(ArmError::InvalidScope(format!("/{}", segs.join("/")))),
+    }
+}
+
+/// The part after `providers/Microsoft.Authorization`; `None`: no route.
+fn authorization_route(
+    method: &Method,
+    scope: RoleScope,
+    segs: &[&str],
+    lower: &[&str],
+    query: &[(String, String)],
+) -> Result<Option<ArmRoute>, ArmError> {
+    let guid = |kind: &'static str, s: &str| {
+        uuid::Uuid::parse_str(s).map_err(|_| ArmError::InvalidResourceName {
+            kind,
+            name: s.to_owned(),
+            reason: "expected a GUID".into(),
+        })
+    };
+    Ok(Some(match (method.clone(), lower) {
+        (Method::GET, ["roleassignments"]) => {
+            ArmRoute::ListRoleAssignments(scope, assignment_filter(query)?)
+        }
+        (m, ["roleassignments", _]) => {
+            let name = guid("role assignment", segs[1])?;
+            match m {
+                Method::GET => ArmRoute::GetRoleAssignment(scope, name),
+                Method::PUT => ArmRoute::CreateRoleAssignment(scope, name),
+                Method::DELETE => ArmRoute::DeleteRoleAssignment(scope, name),
+                _ => return Ok(None),
+            }
+        }
+        (Method::GET, ["roledefinitions"]) => {
+            ArmRoute::ListRoleDefinitions(scope, definition_filter(query)?)
+        }
+        (m, ["roledefinitions", _]) => {
+            let id = guid("role definition", segs[1])?;
+            match m {
+                Method::GET => ArmRoute::GetRoleDefinition(scope, id),
+                Method::PUT => ArmRoute::PutRoleDefinition(scope, id),
+                Method::DELETE => ArmRoute::DeleteRoleDefinition(scope, id),
+                _ => return Ok(None),
+            }
+        }
+        _ => return Ok(None),
+    }))
+}
+
+/// One term of an OData `$filter`: `name()` / `name('value')` or
+/// `field eq 'value'`.
+#[derive(Debug, PartialEq, Eq)]
+enum Term {
+    Call(String, Option<String>),
+    Eq(String, String),
+}
+
+/// Splits `term and term …`. Values are single-quoted (`''` is a quote),
+/// so a role name containing " and " stays whole.
+fn odata_terms(filter: &str) -> Result<Vec<Term>, String> {
+    let chars: Vec<char> = filter.chars().collect();
+    let mut i = 0;
+    let mut terms = Vec::new();
+    let skip_ws = |i: &mut usize| {
+        while chars.get(*i).is_some_and(|c| c.is_whitespace()) {
+            *i += 1;
+        }
+    };
+    let word = |i: &mut usize| {
+        let mut w = String::new();
+        while let Some(c) = chars.get(*i).filter(|c| c.is_ascii_alphanumeric()) {
+            w.push(*c);
+            *i += 1;
+        }
+        w
+    };
+    let quoted = |i: &mut usize| -> Result<String, String> {
+        if chars.get(*i) != Some(&'\'') {
+            return Err(format!("expected a quoted value at position {i}"));
+        }
+        *i += 1;
+        let mut v = String::new();
+        loop {
+            match chars.get(*i) {
+                None => return Err("unterminated quoted value".into()),
+                Some('\'') if chars.get(*i + 1) == Some(&'\'') => {
+                    v.push('\'');
+                    *i += 2;
+                }
+                Some('\'') => {
+                    *i += 1;
+                    return Ok(v);
+                }
+                Some(c) => {
+                    v.push(*c);
+                    *i += 1;
+                }
+            }
+        }
+    };
+    loop {
+        skip_ws(&mut i);
+        let name = word(&mut i);
+        if name.is_empty() {
+            return Err(format!("expected a filter term at position {i}"));
+        }
+        skip_ws(&mut i);
+        if chars.get(i) == Some(&'(') {
+            i += 1;
+            skip_ws(&mut i);
+            let arg = if chars.get(i) == Some(&')') {
+                None
+            } else {
+                let v = quoted(&mut i)?;
+                skip_ws(&mut i);
+                Some(v)
+            };
+            if chars.get(i) != Some(&')') {
+                return Err(format!("expected ')' at position {i}"));
+            }
+            i += 1;
+            terms.push(Term::Call(name, arg));
+        } else {
+            let op = word(&mut i);
+            if !op.eq_ignore_ascii_case("eq") {
+                return Err(format!("only 'eq' comparisons are supported, found {op:?}"));
+            }
+            skip_ws(&mut i);
+            terms.push(Term::Eq(name, quoted(&mut i)?));
+        }
+        skip_ws(&mut i);
+        if i >= chars.len() {
+            return Ok(terms);
+        }
+        let and = word(&mut i);
+        if !and.eq_ignore_ascii_case("and") {
+            return Err(format!("expected 'and' at position {i}"));
+        }
+    }
+}
+
+fn assignment_filter(query: &[(String, String)]) -> Result<AssignmentFilter, ArmError> {
+    let mut f = AssignmentFilter::default();
+    let Some(text) = param(query, "$filter") else {
+        return Ok(f);
+    };
+    let bad = |why: String| ArmError::InvalidRequestContent(format!("$filter {text}: {why}"));
+    let oid = |v: &str| ObjectId::parse(v).map_err(|_| bad(format!("{v:?} is not an object id")));
+    for term in odata_terms(text).map_err(bad)? {
+        match term {
+            Term::Call(n, None) if n.eq_ignore_ascii_case("atScope") => f.at_scope = true,
+            Term::Call(n, Some(v)) if n.eq_ignore_ascii_case("assignedTo") => {
+                f.assigned_to = Some(oid(&v)?);
+            }
+            Term::Eq(n, v) if n.eq_ignore_ascii_case("principalId") => {
+                f.principal = Some(oid(&v)?);
+            }
+            other => {
+                return Err(bad(format!(
+                    "{other:?} is not supported; use atScope(), principalId eq '…' or assignedTo('…')"
+                )));
+            }
+        }
+    }
+    Ok(f)
+}
+
+fn definition_filter(query: &[(String, String)]) -> Result<DefinitionFilter, ArmError> {
+    let mut f = DefinitionFilter::default();
+    let Some(text) = param(query, "$filter") else {
+        return Ok(f);
+    };
+    let bad = |why: String| ArmError::InvalidRequestContent(format!("$filter {text}: {why}"));
+    for term in odata_terms(text).map_err(bad)? {
+        match term {
+            Term::Eq(n, v) if n.eq_ignore_ascii_case("roleName") => f.role_name = Some(v),
+            Term::Eq(n, v) if n.eq_ignore_ascii_case("type") => f.role_type = Some(v),
+            other => {
+                return Err(bad(format!(
+                    "{other:?} is not supported; use roleName eq '…' or type eq '…'"
+                )));
+            }
+        }
+    }
+    Ok(f)
 }
 
 fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -414,6 +765,223 @@ mod tests {
                 (a, o) => panic!("{path}: access {a:?}, expected {o:?}"),
             }
         }
+    }
+
+    #[test]
+    fn role_routes() {
+        let sub = SubscriptionId::parse(SUB).expect("guid");
+        let name = "1c6ee0ae-5d3b-4c2b-8a6f-0c2d3f1e9a11";
+        let guid = uuid::Uuid::parse_str(name).expect("guid");
+        let reg = format!(
+            "/subscriptions/{SUB}/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/registries/myreg1"
+        );
+        let table: Vec<(Method, String, ArmRoute, &str)> = vec![
+            (
+                Method::PUT,
+                format!("{reg}/providers/Microsoft.Authorization/roleAssignments/{name}"),
+                ArmRoute::CreateRoleAssignment(
+                    RoleScope::Registry(reg_path("rg1", "myreg1")),
+                    guid,
+                ),
+                op::ROLE_ASSIGNMENTS_WRITE,
+            ),
+            (
+                Method::GET,
+                format!(
+                    "/subscriptions/{SUB}/resourcegroups/rg1/providers/microsoft.authorization/roleassignments"
+                ),
+                ArmRoute::ListRoleAssignments(
+                    RoleScope::ResourceGroup(sub, ResourceGroupName::parse("rg1").expect("rg")),
+                    AssignmentFilter::default(),
+                ),
+                op::ROLE_ASSIGNMENTS_READ,
+            ),
+            (
+                Method::DELETE,
+                format!(
+                    "/subscriptions/{SUB}/providers/Microsoft.Authorization/roleAssignments/{name}"
+                ),
+                ArmRoute::DeleteRoleAssignment(RoleScope::Subscription(sub), guid),
+                op::ROLE_ASSIGNMENTS_DELETE,
+            ),
+            (
+                Method::GET,
+                format!("/providers/Microsoft.Authorization/roleAssignments/{name}"),
+                ArmRoute::GetRoleAssignment(RoleScope::Root, guid),
+                op::ROLE_ASSIGNMENTS_READ,
+            ),
+            (
+                Method::PUT,
+                format!(
+                    "/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{name}"
+                ),
+                ArmRoute::PutRoleDefinition(RoleScope::Subscription(sub), guid),
+                op::ROLE_DEFINITIONS_WRITE,
+            ),
+            (
+                Method::DELETE,
+                format!(
+                    "/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{name}"
+                ),
+                ArmRoute::DeleteRoleDefinition(RoleScope::Subscription(sub), guid),
+                op::ROLE_DEFINITIONS_DELETE,
+            ),
+        ];
+        for (m, path, want, operation) in table {
+            let got = parse(m.clone(), &path, &[]);
+            assert_eq!(got.as_ref().ok(), Some(&want), "{m} {path}");
+            match want.access() {
+                Access::At {
+                    operation: o,
+                    scope,
+                } => {
+                    assert_eq!(o, operation);
+                    assert!(
+                        path.to_ascii_lowercase().starts_with(
+                            &format!(
+                                "{}/providers",
+                                if scope.as_str() == "/" {
+                                    ""
+                                } else {
+                                    scope.as_str()
+                                }
+                            )
+                            .to_ascii_lowercase()
+                        ),
+                        "{path} vs {scope}"
+                    );
+                }
+                a => panic!("{path}: {a:?}"),
+            }
+        }
+        for bad in [
+            format!(
+                "/subscriptions/{SUB}/resourceGroups/rg1/providers/Microsoft.Storage/storageAccounts/x/providers/Microsoft.Authorization/roleAssignments"
+            ),
+            format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/policyAssignments"),
+        ] {
+            assert!(
+                matches!(parse(Method::GET, &bad, &[]), Err(ArmError::NoRoute { .. })),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            parse(
+                Method::PUT,
+                &format!(
+                    "/subscriptions/{SUB}/providers/Microsoft.Authorization/roleAssignments/AcrPull"
+                ),
+                &[]
+            ),
+            Err(ArmError::InvalidResourceName {
+                kind: "role assignment",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn role_filters() {
+        let p = "4a7b5a1e-3f0c-4e8e-9d51-2b9f7c6d8e01";
+        let list =
+            format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleAssignments");
+        let f = |q: &str| match parse(Method::GET, &list, &[("$filter", q)]) {
+            Ok(ArmRoute::ListRoleAssignments(_, f)) => Ok(f),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e),
+        };
+        let oid = ObjectId::parse(p).expect("oid");
+        assert_eq!(
+            f("atScope()").ok(),
+            Some(AssignmentFilter {
+                at_scope: true,
+                ..Default::default()
+            })
+        );
+        assert_eq!(
+            f(&format!("atScope() and principalId eq '{p}'")).ok(),
+            Some(AssignmentFilter {
+                at_scope: true,
+                principal: Some(oid),
+                assigned_to: None
+            })
+        );
+        assert_eq!(
+            f(&format!("assignedTo('{p}')")).ok(),
+            Some(AssignmentFilter {
+                assigned_to: Some(oid),
+                ..Default::default()
+            })
+        );
+        for bad in [
+            "principalId eq 'nope'",
+            "atScope() or x",
+            "roleName eq 'x'",
+            "principalId eq 'x",
+        ] {
+            assert!(
+                matches!(f(bad), Err(ArmError::InvalidRequestContent(_))),
+                "{bad}"
+            );
+        }
+        let defs =
+            format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions");
+        match parse(
+            Method::GET,
+            &defs,
+            &[(
+                "$filter",
+                "roleName eq 'Container Registry Contributor and Data Access Configuration Administrator' and type eq 'BuiltInRole'",
+            )],
+        ) {
+            Ok(ArmRoute::ListRoleDefinitions(RoleScope::Subscription(_), f)) => {
+                assert_eq!(
+                    f.role_name.as_deref(),
+                    Some(
+                        "Container Registry Contributor and Data Access Configuration Administrator"
+                    )
+                );
+                assert_eq!(f.role_type.as_deref(), Some("BuiltInRole"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(
+            Method::GET,
+            &defs,
+            &[("$filter", "roleName eq 'O''Brien''s role'")],
+        ) {
+            Ok(ArmRoute::ListRoleDefinitions(_, f)) => {
+                assert_eq!(f.role_name.as_deref(), Some("O'Brien's role"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn role_scopes_and_ancestors() {
+        let reg = format!(
+            "/subscriptions/{SUB}/resourcegroups/rg1/providers/microsoft.containerregistry/registries/MyReg1"
+        );
+        let s = RoleScope::parse(&reg).expect("registry scope");
+        assert_eq!(
+            s.arm_scope().as_str(),
+            format!(
+                "/subscriptions/{SUB}/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/registries/myreg1"
+            )
+        );
+        let chain: Vec<String> = s.with_ancestors().iter().map(|a| a.to_string()).collect();
+        assert_eq!(chain.len(), 4);
+        assert_eq!(chain[0], "/");
+        assert_eq!(chain[1], format!("/subscriptions/{SUB}"));
+        assert_eq!(RoleScope::parse("/").ok(), Some(RoleScope::Root));
+        assert!(matches!(
+            RoleScope::parse("/subscriptions/x"),
+            Err(ArmError::InvalidScope(_))
+        ));
+        assert!(matches!(
+            RoleScope::parse("/foo/bar"),
+            Err(ArmError::InvalidScope(_))
+        ));
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! JSON bodies in ARM's shapes (acr-auth.md §6.7): what the control plane
 //! sends (registries, subscriptions, resource groups, credentials, audit
-//! records) and what it accepts (registry create/update, regenerate).
+//! records, role assignments and definitions) and what it accepts
+//! (registry create/update, regenerate, role assignments, custom roles).
 //!
 //! Request bodies are typed and parsed with serde; a wrong type or a
 //! missing field becomes `InvalidRequestContent` naming serde's reason.
 //! Unknown properties are ignored, as ARM ignores properties a resource
 //! provider does not know.
 
-use acrylic_store::{AuditRecord, Registry, ResourceGroup, Subscription};
+use acrylic_authz::RoleDefinition;
+use acrylic_model::{ArmScope, SubscriptionId};
+use acrylic_store::{AuditRecord, Registry, ResourceGroup, RoleAssignment, Subscription};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -51,6 +54,9 @@ pub struct SkuBody {
 pub struct RegistryProperties {
     pub admin_user_enabled: Option<bool>,
     pub anonymous_pull_enabled: Option<bool>,
+    /// `LegacyRegistryPermissions` or `AbacRepositoryPermissions`
+    /// (acr-auth.md §6.1).
+    pub role_assignment_mode: Option<String>,
 }
 
 /// `PUT …/registries/{name}`.
@@ -200,6 +206,139 @@ pub fn audit_record(a: &AuditRecord) -> Value {
         "decision": a.decision,
         "clientAddress": a.client_addr,
         "detail": a.detail,
+    })
+}
+
+// ---- Microsoft.Authorization (acr-auth.md §6.7) ----------------------------
+
+pub const ROLE_ASSIGNMENT_TYPE: &str = "Microsoft.Authorization/roleAssignments";
+pub const ROLE_DEFINITION_TYPE: &str = "Microsoft.Authorization/roleDefinitions";
+
+/// `PUT {scope}/providers/Microsoft.Authorization/roleAssignments/{name}`.
+#[derive(Debug, Deserialize)]
+pub struct RoleAssignmentBody {
+    pub properties: RoleAssignmentProperties,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleAssignmentProperties {
+    pub role_definition_id: String,
+    pub principal_id: String,
+    #[serde(default)]
+    pub principal_type: Option<String>,
+    #[serde(default)]
+    pub condition: Option<String>,
+    #[serde(default)]
+    pub condition_version: Option<String>,
+}
+
+/// `PUT {scope}/providers/Microsoft.Authorization/roleDefinitions/{id}`.
+#[derive(Debug, Deserialize)]
+pub struct RoleDefinitionBody {
+    pub properties: RoleDefinitionProperties,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleDefinitionProperties {
+    pub role_name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// `CustomRole` when given.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub permissions: Vec<PermissionBody>,
+    #[serde(default)]
+    pub assignable_scopes: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PermissionBody {
+    #[serde(default)]
+    pub actions: Vec<String>,
+    #[serde(default)]
+    pub not_actions: Vec<String>,
+    #[serde(default)]
+    pub data_actions: Vec<String>,
+    #[serde(default)]
+    pub not_data_actions: Vec<String>,
+}
+
+/// `{scope}/providers/…`: the scope as a path prefix (empty for `/`).
+fn under(scope: &ArmScope) -> &str {
+    if scope.as_str() == "/" {
+        ""
+    } else {
+        scope.as_str()
+    }
+}
+
+/// A role definition's id as ARM writes it: below the subscription of the
+/// scope it is seen from, or below `/` when there is none.
+pub fn role_definition_id(sub: Option<&SubscriptionId>, id: &uuid::Uuid) -> String {
+    match sub {
+        Some(sub) => {
+            format!("/subscriptions/{sub}/providers/{ROLE_DEFINITION_TYPE}/{id}")
+        }
+        None => format!("/providers/{ROLE_DEFINITION_TYPE}/{id}"),
+    }
+}
+
+/// A role assignment (acr-auth.md §6.7).
+pub fn role_assignment(a: &RoleAssignment) -> Value {
+    let sub = super::auth::subscription_of(&a.scope);
+    json!({
+        "id": format!("{}/providers/{ROLE_ASSIGNMENT_TYPE}/{}", under(&a.scope), a.id),
+        "name": a.id.to_string(),
+        "type": ROLE_ASSIGNMENT_TYPE,
+        "properties": {
+            "roleDefinitionId": role_definition_id(sub.as_ref(), &a.role_definition_id),
+            "principalId": a.principal_id.to_string(),
+            "principalType": a.principal_type.as_str(),
+            "scope": a.scope.as_str(),
+            "condition": a.condition,
+            "conditionVersion": a.condition.as_ref().map(|_| acrylic_authz::CONDITION_VERSION),
+            "createdOn": time(a.created_at),
+            "updatedOn": time(a.created_at),
+            "createdBy": null,
+            "updatedBy": null,
+            "delegatedManagedIdentityResourceId": null,
+            "description": null,
+        }
+    })
+}
+
+/// A role definition, seen from a scope in subscription `sub` (or `/`).
+pub fn role_definition(
+    d: &RoleDefinition,
+    sub: Option<&SubscriptionId>,
+    created: Option<OffsetDateTime>,
+    updated: Option<OffsetDateTime>,
+) -> Value {
+    let scopes: Vec<&str> = d.assignable_scopes.iter().map(ArmScope::as_str).collect();
+    json!({
+        "id": role_definition_id(sub, &d.id),
+        "name": d.id.to_string(),
+        "type": ROLE_DEFINITION_TYPE,
+        "properties": {
+            "roleName": d.name,
+            "type": d.role_type.as_str(),
+            "description": d.description,
+            "assignableScopes": scopes,
+            "permissions": [{
+                "actions": d.actions,
+                "notActions": d.not_actions,
+                "dataActions": d.data_actions,
+                "notDataActions": d.not_data_actions,
+            }],
+            "createdOn": created.map(time),
+            "updatedOn": updated.map(time),
+            "createdBy": null,
+            "updatedBy": null,
+        }
     })
 }
 

@@ -15,15 +15,16 @@ use crate::AppState;
 
 /// Subscriptions the caller may read, in ARM's list shape (with `count`).
 /// A role assigned only below a subscription (on a resource group or a
-/// registry) does not make the subscription readable, so it is not listed;
-/// Azure lists it anyway — acrylic will once RBAC management lands (#3).
+/// registry) does not make the subscription readable, so it is not listed
+/// (Azure lists it anyway); reads go through `authorize` like everything
+/// else, with no implicit grant beside it.
 pub async fn list(state: &AppState, visible: &Visible<'_>) -> Result<Value, ArmError> {
     let items: Vec<Value> = state
         .meta
         .list_subscriptions()
         .await?
         .iter()
-        .filter(|s| visible.may_see(&ArmScope::subscription(&s.id)))
+        .filter(|s| visible.may_see(&ArmScope::subscription(&s.id), &s.tenant_id))
         .map(shapes::subscription)
         .collect();
     let count = items.len();

@@ -118,21 +118,28 @@ impl OciError {
     }
 }
 
+/// `{"errors":[{"code","message","detail"}]}` with `status`: the OCI error
+/// body, which is also ACR's `AcrErrors` shape (`/acr/v1/` renders its
+/// errors with this too).
+pub(crate) fn render(status: StatusCode, code: &str, message: &str, detail: &Value) -> Response {
+    let body = json!({
+        "errors": [{
+            "code": code,
+            "message": message,
+            "detail": detail,
+        }]
+    });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
 impl IntoResponse for OciError {
     fn into_response(self) -> Response {
-        let body = json!({
-            "errors": [{
-                "code": self.code.as_str(),
-                "message": self.message,
-                "detail": self.detail,
-            }]
-        });
-        let mut response = (
-            self.status,
-            [(header::CONTENT_TYPE, "application/json")],
-            body.to_string(),
-        )
-            .into_response();
+        let mut response = render(self.status, self.code.as_str(), &self.message, &self.detail);
         for (name, value) in self.headers {
             response.headers_mut().insert(name, value);
         }
@@ -180,6 +187,17 @@ impl From<RegistryError> for OciError {
             RegistryError::NameUnknown { name } => {
                 OciError::new(Code::NameUnknown, message).with_detail(json!({ "name": name }))
             }
+            // Not reachable from `/v2/` (a tag there is a manifest
+            // reference), mapped as the same condition would be.
+            RegistryError::TagUnknown { tag } => OciError::new(Code::ManifestUnknown, message)
+                .with_detail(json!({ "reference": tag.to_string() })),
+            // ACR: "the operation is disallowed" on a locked repository,
+            // tag or manifest. 405 as distribution answers an operation the
+            // registry has switched off; the message names the attribute
+            // and how to set it back.
+            RegistryError::Disallowed(d) => OciError::new(Code::Denied, message)
+                .with_status(StatusCode::METHOD_NOT_ALLOWED)
+                .with_detail(json!({ "attribute": d.attribute.as_str(), "path": d.on.path() })),
             RegistryError::PermitMismatch { .. } => {
                 let mut e =
                     OciError::new(Code::Denied, "requested access to the resource is denied");

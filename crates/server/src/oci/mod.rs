@@ -12,7 +12,7 @@
 //! these routes; manifests are capped at 4 MiB while they are read.
 
 mod error;
-mod route;
+pub(crate) mod route;
 
 use std::net::SocketAddr;
 
@@ -22,7 +22,7 @@ use acrylic_registry::{
     ByteRange, Distribution, Listing, MAX_MANIFEST_SIZE, MAX_PAGE, Mount, PageRequest,
     RegistryError, UploadStatus,
 };
-use acrylic_store::{AuditRecord, ByteStream, Registry};
+use acrylic_store::{ByteStream, Registry};
 use axum::Router;
 use axum::body::{Body, HttpBody};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
@@ -33,14 +33,17 @@ use axum::routing::any;
 use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, TryStreamExt};
 
+pub(crate) use error::render as render_error;
 pub use error::{Code, OciError};
 pub use route::{OciRoute, RouteError};
 
-use crate::AppState;
 use crate::gate::{self, GateError, Need};
+use crate::{AppState, audit};
 
-const API_VERSION: HeaderName = HeaderName::from_static("docker-distribution-api-version");
-const CORRELATION_ID: HeaderName = HeaderName::from_static("x-ms-correlation-request-id");
+pub(crate) const API_VERSION: HeaderName =
+    HeaderName::from_static("docker-distribution-api-version");
+pub(crate) const CORRELATION_ID: HeaderName =
+    HeaderName::from_static("x-ms-correlation-request-id");
 const CONTENT_DIGEST: HeaderName = HeaderName::from_static("docker-content-digest");
 const UPLOAD_UUID: HeaderName = HeaderName::from_static("docker-upload-uuid");
 const OCI_SUBJECT: HeaderName = HeaderName::from_static("oci-subject");
@@ -117,7 +120,13 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
 async fn serve(state: &AppState, parts: &Parts, body: Body, client: Option<SocketAddr>) -> Reply {
     let route = OciRoute::parse(&parts.method, parts.uri.path(), parts.uri.query())?;
     let registry = registry_of(state, parts).await?;
-    let caller = gate::check(state, &registry, &parts.headers, &route.need(), client).await?;
+    let caller = match gate::check(state, &registry, &parts.headers, &route.need(), client).await {
+        Ok(caller) => caller,
+        Err(refused) => {
+            discard(&parts.headers, body).await;
+            return Err(refused.into());
+        }
+    };
     let dist = Distribution::new(state.meta.clone(), state.blobs.clone());
     let repo = |name: &RepositoryName| dist.repository(registry.id.clone(), name.clone());
     let permit = || {
@@ -341,7 +350,7 @@ async fn registry_of(state: &AppState, parts: &Parts) -> Result<Registry, OciErr
 }
 
 /// Who did what where, for the audit log.
-struct Audited<'a> {
+pub(crate) struct Audited<'a> {
     registry: &'a Registry,
     principal: String,
     client: Option<SocketAddr>,
@@ -349,7 +358,7 @@ struct Audited<'a> {
     repository: &'a RepositoryName,
 }
 
-fn audited<'a>(
+pub(crate) fn audited<'a>(
     registry: &'a Registry,
     caller: &gate::Caller,
     client: Option<SocketAddr>,
@@ -370,21 +379,18 @@ fn audited<'a>(
 /// when it took effect, `failed` when the registry refused it. Best effort:
 /// the change has happened either way, so a failing audit store is logged,
 /// not turned into an error.
-async fn audit(state: &AppState, who: &Audited<'_>, succeeded: bool, detail: String) {
-    let record = AuditRecord {
-        id: uuid::Uuid::now_v7(),
-        at: time::OffsetDateTime::now_utc(),
-        registry_id: Some(who.registry.id.clone()),
-        principal: who.principal.clone(),
-        action: who.action.into(),
-        repository: Some(who.repository.to_string()),
-        decision: if succeeded { "granted" } else { "failed" }.into(),
-        client_addr: who.client.map(|a| a.ip().to_string()),
-        detail: Some(detail),
-    };
-    if let Err(e) = state.meta.append_audit(&record).await {
-        tracing::error!(error = %e, action = who.action, "audit append failed");
-    }
+pub(crate) async fn audit(state: &AppState, who: &Audited<'_>, succeeded: bool, detail: String) {
+    audit::Event::new(
+        who.principal.clone(),
+        who.action,
+        if succeeded { "granted" } else { "failed" },
+    )
+    .registry(Some(who.registry.id.clone()))
+    .repository(Some(who.repository.to_string()))
+    .client(who.client)
+    .detail(Some(detail))
+    .record_best_effort(state)
+    .await;
 }
 
 /// A pull permit on the mount source, if the caller's credentials cover it.
@@ -467,6 +473,36 @@ fn next_link(path: &str, page: &PageRequest, last: &str) -> String {
 /// The request body as the BlobStore's stream type; nothing is buffered.
 fn stream(body: Body) -> ByteStream {
     Box::pin(body.into_data_stream().map_err(std::io::Error::other))
+}
+
+/// Most of a refused request's body that `discard` reads: four of
+/// azure-containerregistry's 4 MiB upload chunks.
+const DISCARD_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Reads and drops the body of a request the gate refused, so the client
+/// gets the 401/403 instead of a reset connection. azure-containerregistry
+/// sends every request without a token first and writes its whole 4 MiB
+/// `PATCH` chunk before it reads the challenge (clients.md "Paths,
+/// headers, bodies"); closing a socket with unread data makes the kernel
+/// send a reset, and the client sees "EOF occurred in violation of
+/// protocol" instead of the challenge. Bodies declared larger than
+/// [`DISCARD_LIMIT`] are not read: the connection is closed, as before.
+async fn discard(headers: &HeaderMap, body: Body) {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > DISCARD_LIMIT) {
+        return;
+    }
+    let mut data = body.into_data_stream();
+    let mut read = 0u64;
+    while let Some(Ok(chunk)) = data.next().await {
+        read += chunk.len() as u64;
+        if read > DISCARD_LIMIT {
+            return;
+        }
+    }
 }
 
 /// Reads a manifest body, refusing more than 4 MiB as it arrives.

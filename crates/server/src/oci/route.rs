@@ -339,11 +339,12 @@ fn shape(rest: &str) -> Result<Shape<'_>, RouteError> {
     Ok(shape)
 }
 
-fn repo(s: &str) -> Result<RepositoryName, RouteError> {
+/// A repository name from a decoded path (also `/acr/v1/`'s).
+pub(crate) fn repo(s: &str) -> Result<RepositoryName, RouteError> {
     RepositoryName::parse(s).map_err(|e| RouteError::NameInvalid(e.to_string()))
 }
 
-fn digest(s: &str) -> Result<Digest, RouteError> {
+pub(crate) fn digest(s: &str) -> Result<Digest, RouteError> {
     Digest::parse(s).map_err(|e| RouteError::DigestInvalid(e.to_string()))
 }
 
@@ -358,10 +359,10 @@ fn parse_reference(s: &str, tag_error: fn(String) -> RouteError) -> Result<Refer
 /// Query parameters, percent-decoded; the first value of a repeated key
 /// wins. `+` stays `+` (RFC 3986 queries, not HTML forms): no OCI value
 /// holds a space, but media types in `artifactType` do hold `+`.
-struct Query(Vec<(String, String)>);
+pub(crate) struct Query(Vec<(String, String)>);
 
 impl Query {
-    fn parse(raw: Option<&str>) -> Result<Query, RouteError> {
+    pub(crate) fn parse(raw: Option<&str>) -> Result<Query, RouteError> {
         let decode = |s: &str| {
             percent_encoding::percent_decode_str(s)
                 .decode_utf8()
@@ -376,14 +377,14 @@ impl Query {
         Ok(Query(pairs))
     }
 
-    fn get(&self, key: &str) -> Option<&str> {
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
 
-    fn page(&self) -> Result<PageRequest, RouteError> {
+    pub(crate) fn page(&self) -> Result<PageRequest, RouteError> {
         let n =
             match self.get("n") {
                 None | Some("") => None,

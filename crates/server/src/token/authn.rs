@@ -128,7 +128,7 @@ pub enum AuthError {
     WrongMode,
     #[error("the principal no longer exists or is disabled")]
     PrincipalGone,
-    #[error("the principal signed out after this token was issued")]
+    #[error("the sign-in sessions of this credential's user were revoked after it was issued")]
     SignedOut,
     #[error("refresh tokens are not accepted here")]
     RefreshNotAccepted,
@@ -238,16 +238,17 @@ async fn authenticate_refresh(
     let principal = claims.acrylic.principal();
     // Revocation (DESIGN "Tokens"): a deleted or disabled user, or one who
     // signed out after the token was issued, gets no new access tokens.
-    if let Principal::User { oid, .. } = &principal {
+    if let Principal::User { oid, tenant, .. } = &principal {
         let user = state
             .meta
             .find_user(oid)
             .await?
+            .filter(|u| u.tenant_id == *tenant)
             .ok_or(AuthError::PrincipalGone)?;
         if !user.enabled {
             return Err(AuthError::PrincipalGone);
         }
-        if claims.iat < user.sessions_valid_after.unix_timestamp() {
+        if super::issued_before(claims.iat, user.sessions_valid_after) {
             return Err(AuthError::SignedOut);
         }
     }

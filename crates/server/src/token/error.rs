@@ -44,6 +44,17 @@ impl TokenFailure {
         }
     }
 
+    /// `unsupported_grant_type` with a message of the caller's (the
+    /// exchange names the grant to use instead).
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "UNSUPPORTED",
+            oauth: "unsupported_grant_type",
+            message: message.into(),
+        }
+    }
+
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self {
             status: StatusCode::UNAUTHORIZED,

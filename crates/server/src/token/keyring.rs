@@ -6,8 +6,10 @@
 //! Several replicas starting on an empty store may each create a registry
 //! key; every key is re-read from the store after creation, so a replica
 //! holds at least the keys that existed when it finished starting. Keys a
-//! later replica adds are picked up on restart (periodic reload: #3, with
-//! rotation).
+//! later replica adds, and rotations (`directory::keys::rotate`), are
+//! picked up when a token names an unknown `kid`, when no key can sign, and
+//! by the janitor's periodic reload. `directory::keys` uses [`store_key`]
+//! and [`add_stored`] too, so keys are sealed, stored and opened one way.
 
 use acrylic_identity::{SealError, Sealer};
 use acrylic_model::TenantId;
@@ -73,7 +75,9 @@ pub async fn load_keyring(
     Ok(ring)
 }
 
-async fn store_key(
+/// Seals and stores a key (also used by `directory::keys` for tenants made
+/// later and for rotation).
+pub(crate) async fn store_key(
     meta: &dyn MetaStore,
     sealer: &Sealer,
     key: &KeyMaterial,
@@ -101,7 +105,13 @@ async fn store_key(
     Ok(())
 }
 
-fn add_stored(ring: &KeyRing, sealer: &Sealer, stored: &SigningKey) -> Result<(), KeyringError> {
+/// Opens a stored key and puts it in the ring, retired if it was (also
+/// used by `directory::keys` to reload).
+pub(crate) fn add_stored(
+    ring: &KeyRing,
+    sealer: &Sealer,
+    stored: &SigningKey,
+) -> Result<(), KeyringError> {
     let (Some(algorithm), Some(purpose)) = (
         SigningAlgorithm::parse(&stored.algorithm),
         Purpose::parse(&stored.purpose),

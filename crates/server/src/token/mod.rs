@@ -1,5 +1,6 @@
 //! The registry token service, `/oauth2/token` (acr-auth.md §3,
-//! spec/clients.md "/oauth2/token").
+//! spec/clients.md "/oauth2/token"), and ACR's token exchange,
+//! `/oauth2/exchange` ([`exchange`], §2).
 //!
 //! One handler for GET and POST: parse the request ([`request`]), find the
 //! registry by Host, check `service`, resolve the credential to a principal
@@ -8,12 +9,20 @@
 //! granted subset — a partial grant is a 200 with the subset, as ACR does
 //! (§3.1). Every issuance, refusal and failure is written to the audit log.
 //!
+//! Directory principals log in with a registry refresh token from
+//! `/oauth2/exchange` (POST `grant_type=refresh_token`, or Basic with the
+//! null GUID); the principal is re-checked at every issuance (still
+//! exists, enabled, not signed out since the refresh token was issued —
+//! [`authn`]) and its current role assignments decide the grant, so
+//! revoke-sessions and role removal stop new access tokens at once.
+//!
 //! Also here, for the gate and the control plane: the start-up key loading
 //! ([`load_keyring`]) and the facts `authorize` decides on
 //! ([`grants_for`], [`registry_facts`]).
 
 pub mod authn;
 mod error;
+pub mod exchange;
 mod facts;
 mod keyring;
 pub mod request;
@@ -24,25 +33,27 @@ use acrylic_authz::{
     Action, Grants, Principal, RegistryFacts, RepoAction, Resource, Scope, authorize,
 };
 use acrylic_model::RepositoryName;
-use acrylic_store::{AuditRecord, Registry};
+use acrylic_store::Registry;
 use acrylic_tokens::{
     ACCESS_TOKEN_LIFETIME, ANONYMOUS_TOKEN_LIFETIME, AccessClaims, AccessEntry, AcrylicClaim,
-    RefreshClaims,
+    RefreshClaims, TokenError,
 };
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST};
 use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 pub use authn::{AuthError, Authenticated, Credential, NULL_GUID, authenticate, basic_credentials};
 pub use error::{AUTH_REQUIRED, TokenFailure};
-pub use facts::{grants_for, registry_facts};
+pub use exchange::{issued_before, verify_directory_token};
+pub use facts::{custom_role, grants_for, groups_of, registry_facts};
 pub use keyring::{KeyringError, load_keyring};
+pub(crate) use keyring::{add_stored, store_key};
 
 use crate::AppState;
 
@@ -51,12 +62,14 @@ pub(crate) const JSON_UTF8: &str = "application/json; charset=utf-8";
 /// Token request forms are small; anything larger is not a token request.
 const MAX_FORM_BYTES: usize = 64 * 1024;
 
-/// Routes: `/oauth2/token` (GET and POST) and `/oauth2/jwks`, the public
-/// registry signing keys (issue #2 §5), for anything that verifies our
-/// registry tokens itself (a docker-registry peer, an auditor).
+/// Routes: `/oauth2/token` (GET and POST), `/oauth2/exchange` (POST) and
+/// `/oauth2/jwks`, the public registry signing keys (issue #2 §5), for
+/// anything that verifies our registry tokens itself (a docker-registry
+/// peer, an auditor).
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/oauth2/token", get(token).post(token))
+        .route("/oauth2/exchange", post(exchange::exchange))
         .route("/oauth2/jwks", get(jwks))
 }
 
@@ -114,18 +127,13 @@ async fn token(State(state): State<AppState>, request: Request) -> Response {
         now,
     )
     .await;
-    let record = AuditRecord {
-        id: uuid::Uuid::now_v7(),
-        at: now,
-        registry_id: audit.registry.as_ref().map(|r| r.id.clone()),
-        principal: audit.principal,
-        action: "token".into(),
-        repository: audit.repository,
-        decision: audit.decision.into(),
-        client_addr: client.map(|a| a.ip().to_string()),
-        detail: Some(audit.detail),
-    };
-    let audited = state.meta.append_audit(&record).await;
+    let audited = crate::audit::Event::new(audit.principal, "token", audit.decision)
+        .registry(audit.registry.as_ref().map(|r| r.id.clone()))
+        .repository(audit.repository)
+        .client(client)
+        .detail(Some(audit.detail))
+        .record(&state, now)
+        .await;
     match (result, audited) {
         (Ok(ok), Ok(())) => ok,
         (Ok(_), Err(e)) => {
@@ -212,7 +220,19 @@ async fn issue(
                 AuthError::AdminDisabled => {
                     TokenFailure::unauthorized(admin_disabled_message(&registry))
                 }
-                _ => TokenFailure::unauthorized(AUTH_REQUIRED),
+                AuthError::BadToken(TokenError::Expired { .. }) => {
+                    TokenFailure::unauthorized(expired_refresh_message(&registry))
+                }
+                AuthError::SignedOut | AuthError::WrongMode => {
+                    TokenFailure::unauthorized(stale_refresh_message(&e, &registry))
+                }
+                AuthError::PrincipalGone => TokenFailure::unauthorized(e.to_string()),
+                AuthError::Missing
+                | AuthError::MalformedBasic
+                | AuthError::BadCredentials
+                | AuthError::BadToken(_)
+                | AuthError::WrongRegistry
+                | AuthError::RefreshNotAccepted => TokenFailure::unauthorized(AUTH_REQUIRED),
             };
             let (result, mut audit) = fail(audit, failure);
             audit.detail = format!("{e}; asked [{}]", req.scopes.join(" "));
@@ -444,6 +464,13 @@ fn decide_scopes(
                 "repository",
                 name.to_string(),
             ),
+            // acr-cli's `repository:*:*` (acr-auth.md §3.5): an entry named
+            // `*`; `authorize` grants nothing for it on ABAC registries.
+            Scope::AllRepositories { .. } => (
+                Resource::AllRepositories { registry: facts },
+                "repository",
+                "*".to_owned(),
+            ),
             Scope::Catalog => (
                 Resource::Catalog { registry: facts },
                 "registry",
@@ -491,6 +518,24 @@ fn decide_scopes(
 pub fn admin_disabled_message(registry: &Registry) -> String {
     format!(
         "the admin user of registry {name} is disabled; enable it with `acrylic acr update --name {name} --admin-enabled true`",
+        name = registry.name
+    )
+}
+
+/// An expired registry refresh token: the 3-hour sign-in is over, and the
+/// command that starts a new one (issue #3 §2). docker, skopeo and podman
+/// print it as `unauthorized: <message>`.
+pub fn expired_refresh_message(registry: &Registry) -> String {
+    format!(
+        "the registry login has expired (registry refresh tokens live 3 hours); run `acrylic acr login --name {name}` again",
+        name = registry.name
+    )
+}
+
+/// A refresh token that is no longer honoured although unexpired.
+fn stale_refresh_message(e: &AuthError, registry: &Registry) -> String {
+    format!(
+        "{e}; sign in again with `acrylic login`, then `acrylic acr login --name {name}`",
         name = registry.name
     )
 }

@@ -763,6 +763,40 @@ async fn a_pull_token_used_to_push_is_challenged_for_push() {
 }
 
 #[tokio::test]
+async fn a_refused_push_is_audited_with_the_reason() {
+    let server = TestServer::start().await;
+    let reg = Reg::bootstrap(&server);
+    let token = admin_token(&reg, &["repository:team/app:pull,push"]).await;
+    reg.update(|r| r.admin_enabled = false).await;
+    let r = reg
+        .v2_with(
+            reqwest::Method::POST,
+            "/v2/team/app/blobs/uploads/",
+            Some(format!("Bearer {token}")),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let rows = server
+        .state()
+        .meta
+        .list_audit(&acrylic_store::AuditFilter {
+            action: Some("push".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].decision, "denied");
+    assert_eq!(rows[0].principal, "admin");
+    assert_eq!(rows[0].repository.as_deref(), Some("team/app"));
+    assert!(
+        rows[0].detail.as_deref().unwrap_or("").contains("disabled"),
+        "{:?}",
+        rows[0].detail
+    );
+}
+
+#[tokio::test]
 async fn disabling_the_admin_takes_effect_on_the_next_request() {
     let server = TestServer::start().await;
     let reg = Reg::bootstrap(&server);
@@ -781,10 +815,12 @@ async fn disabling_the_admin_takes_effect_on_the_next_request() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["errors"][0]["code"], "DENIED");
-    assert_eq!(
-        body["errors"][0]["message"],
-        "requested access to the resource is denied"
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("requested access to the resource is denied"),
+        "{message}"
     );
+    assert!(message.contains("admin user is disabled"), "{message}");
 }
 
 #[tokio::test]
