@@ -13,6 +13,9 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
 
+/// The CLI's client id at the directory.
+const ACRYLIC_CLI: &str = acrylic_server::directory::ACRYLIC_CLI_CLIENT_ID;
+
 /// The control-plane api-versions the CLI sends (spec §6.7 range).
 pub const REGISTRY_API_VERSION: &str = "2023-07-01";
 pub const SUBSCRIPTIONS_API_VERSION: &str = "2022-12-01";
@@ -63,6 +66,12 @@ pub struct TokenResponse {
     pub expires_in: i64,
     #[serde(default)]
     pub client_info: Option<String>,
+    /// Opaque; rotates on every use, so always keep the newest.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    /// The OIDC id token (a JWT naming the user: `upn`).
+    #[serde(default)]
+    pub id_token: Option<String>,
 }
 
 /// Entra may send numbers as strings (v1 style); MSAL accepts both, so do we.
@@ -86,6 +95,32 @@ struct DirectoryError {
     error_description: Option<String>,
 }
 
+/// The scopes of the CLI's sign-in: ARM, as az asks for it (clients.md
+/// "The directory"), plus a refresh token.
+pub const SIGN_IN_SCOPE: &str =
+    "https://management.core.windows.net//.default offline_access openid profile";
+
+/// `POST /{tenant}/oauth2/v2.0/devicecode`'s answer (RFC 8628 §3.2).
+#[derive(Debug, Deserialize)]
+pub struct DeviceAuthorization {
+    pub device_code: String,
+    pub message: String,
+    #[serde(deserialize_with = "number_or_string")]
+    pub expires_in: i64,
+    #[serde(deserialize_with = "number_or_string")]
+    pub interval: i64,
+}
+
+/// One poll of a device sign-in.
+#[derive(Debug)]
+pub enum DevicePoll {
+    Signed(Box<TokenResponse>),
+    /// `authorization_pending`.
+    Pending,
+    /// `slow_down`: wait longer between polls.
+    SlowDown,
+}
+
 #[derive(Debug, Deserialize)]
 struct ArmErrorBody {
     error: ArmErrorDetail,
@@ -95,6 +130,14 @@ struct ArmErrorBody {
 struct ArmErrorDetail {
     code: String,
     message: String,
+}
+
+/// The directory's `error_description`, or the status and body.
+fn directory_message(status: StatusCode, bytes: &[u8]) -> String {
+    match serde_json::from_slice::<DirectoryError>(bytes) {
+        Ok(e) => e.error_description.unwrap_or(e.error),
+        Err(_) => format!("HTTP {status}: {}", String::from_utf8_lossy(bytes)),
+    }
 }
 
 impl Client {
@@ -126,22 +169,51 @@ impl Client {
         username: &str,
         password: &str,
     ) -> Result<TokenResponse> {
-        let url = format!("{}/{}/oauth2/v2.0/token", self.base, tenant);
         let form = [
-            (
-                "client_id",
-                acrylic_server::directory::ACRYLIC_CLI_CLIENT_ID,
-            ),
+            ("client_id", ACRYLIC_CLI),
             ("grant_type", "password"),
             ("username", username),
             ("password", password),
-            // As az asks for ARM (clients.md "The directory").
-            (
-                "scope",
-                "https://management.core.windows.net//.default offline_access openid profile",
-            ),
+            ("scope", SIGN_IN_SCOPE),
             ("client_info", "1"),
         ];
+        match self.token_request(tenant, &form).await? {
+            Ok(t) => Ok(t),
+            Err(e) => Err(CliError::SignIn(e.error_description.unwrap_or(e.error)).into()),
+        }
+    }
+
+    // -- directory: refresh, device code, sign-out (directory, #3) --
+
+    /// `grant_type=refresh_token` for `scope`: new tokens and a new refresh
+    /// token (the old one is dead from now on). A refresh token the
+    /// directory refuses (`invalid_grant`: expired, revoked, signed out)
+    /// is [`CliError::SessionExpired`], whose message says to run `acrylic
+    /// login`.
+    pub async fn refresh(
+        &self,
+        tenant: &str,
+        refresh_token: &str,
+        scope: &str,
+    ) -> Result<TokenResponse> {
+        let form = [
+            ("client_id", ACRYLIC_CLI),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("scope", scope),
+            ("client_info", "1"),
+        ];
+        match self.token_request(tenant, &form).await? {
+            Ok(t) => Ok(t),
+            Err(e) if e.error == "invalid_grant" => Err(CliError::SessionExpired.into()),
+            Err(e) => Err(CliError::SignIn(e.error_description.unwrap_or(e.error)).into()),
+        }
+    }
+
+    /// `POST /{tenant}/oauth2/v2.0/devicecode` for the CLI's sign-in.
+    pub async fn device_code(&self, tenant: &str) -> Result<DeviceAuthorization> {
+        let url = format!("{}/{}/oauth2/v2.0/devicecode", self.base, tenant);
+        let form = [("client_id", ACRYLIC_CLI), ("scope", SIGN_IN_SCOPE)];
         let resp = self
             .http
             .post(&url)
@@ -153,14 +225,79 @@ impl Client {
         let bytes = resp.bytes().await.map_err(|e| self.unreachable(e))?;
         if status.is_success() {
             return serde_json::from_slice(&bytes)
+                .context("the directory's device code answer is not valid JSON");
+        }
+        Err(CliError::SignIn(directory_message(status, &bytes)).into())
+    }
+
+    /// One poll of the token endpoint with the device code.
+    pub async fn poll_device(&self, tenant: &str, device_code: &str) -> Result<DevicePoll> {
+        let form = [
+            ("client_id", ACRYLIC_CLI),
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("device_code", device_code),
+            ("client_info", "1"),
+        ];
+        match self.token_request(tenant, &form).await? {
+            Ok(t) => Ok(DevicePoll::Signed(Box::new(t))),
+            Err(e) if e.error == "authorization_pending" => Ok(DevicePoll::Pending),
+            Err(e) if e.error == "slow_down" => Ok(DevicePoll::SlowDown),
+            Err(e) => Err(CliError::SignIn(e.error_description.unwrap_or(e.error)).into()),
+        }
+    }
+
+    /// `POST /{tenant}/oauth2/v2.0/logout`: the server revokes the refresh
+    /// token's whole sign-in.
+    pub async fn sign_out(&self, tenant: &str, refresh_token: &str) -> Result<()> {
+        let url = format!("{}/{}/oauth2/v2.0/logout", self.base, tenant);
+        let form = [("client_id", ACRYLIC_CLI), ("refresh_token", refresh_token)];
+        let resp = self
+            .http
+            .post(&url)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let bytes = resp.bytes().await.map_err(|e| self.unreachable(e))?;
+        Err(CliError::SignIn(directory_message(status, &bytes)).into())
+    }
+
+    /// A token-endpoint call: the tokens, or the directory's error.
+    async fn token_request(
+        &self,
+        tenant: &str,
+        form: &[(&str, &str)],
+    ) -> Result<Result<TokenResponse, DirectoryError>> {
+        let url = format!("{}/{}/oauth2/v2.0/token", self.base, tenant);
+        let resp = self
+            .http
+            .post(&url)
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| self.unreachable(e))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes)
+                .map(Ok)
                 .context("the directory's token response is not valid JSON");
         }
-        let msg = match serde_json::from_slice::<DirectoryError>(&bytes) {
-            Ok(e) => e.error_description.unwrap_or(e.error),
-            Err(_) => format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes)),
-        };
-        Err(CliError::SignIn(msg).into())
+        Ok(Err(serde_json::from_slice::<DirectoryError>(&bytes)
+            .unwrap_or_else(|_| DirectoryError {
+                error: "server_error".into(),
+                error_description: Some(format!(
+                    "HTTP {status}: {}",
+                    String::from_utf8_lossy(&bytes)
+                )),
+            })))
     }
+
+    // -- end of directory --
 
     /// One ARM call with a bearer token. `path` starts with `/subscriptions`.
     pub async fn arm(

@@ -4,6 +4,8 @@
 //! directory's token endpoint and the ARM control plane), like az: it never
 //! opens the data directory. Modules:
 //! - `profile`: `profile.json` / `tokens.json` in the config directory;
+//! - `registry_creds`: registry credentials in docker's and containers'
+//!   auth files (`acrylic acr login`, erased by `acrylic logout`);
 //! - `client`: HTTPS to the server, errors that name the fix;
 //! - `output`: `-o json|table|tsv`;
 //! - `commands`: one module per command group.
@@ -14,6 +16,7 @@ mod client;
 mod commands;
 mod output;
 mod profile;
+mod registry_creds;
 
 use std::process::ExitCode;
 
@@ -41,7 +44,8 @@ enum Command {
     Serve(acrylic_server::config::ServeArgs),
     /// Sign in to the acrylic directory (like `az login`).
     Login(commands::account::LoginArgs),
-    /// Remove the stored sign-in.
+    /// Sign out: revoke and remove the stored sign-in, and erase the
+    /// registry credentials `acrylic acr login` wrote.
     Logout,
     /// The signed-in account and its subscription.
     Account {
@@ -52,6 +56,16 @@ enum Command {
     Acr {
         #[command(subcommand)]
         command: commands::acr::AcrCommand,
+    },
+    /// Manage the directory's users and groups (like `az ad`).
+    Ad {
+        #[command(subcommand)]
+        command: commands::ad::AdCommand,
+    },
+    /// Manage role assignments and role definitions (like `az role`).
+    Role {
+        #[command(subcommand)]
+        command: commands::role::RoleCommand,
     },
 }
 
@@ -71,6 +85,12 @@ fn main() -> ExitCode {
         Command::Acr { command } => {
             client_command(cli.output, |ctx| Box::pin(commands::acr::run(ctx, command)))
         }
+        Command::Ad { command } => {
+            client_command(cli.output, |ctx| Box::pin(commands::ad::run(ctx, command)))
+        }
+        Command::Role { command } => client_command(cli.output, |ctx| {
+            Box::pin(commands::role::run(ctx, command))
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -94,6 +114,9 @@ fn client_command(
         .enable_all()
         .build()?;
     let ctx = commands::Context::new()?;
+    // An expired access token is renewed with the refresh token first, so
+    // commands never see it expire (#3).
+    rt.block_on(ctx.renew_expired());
     if let Some(out) = rt.block_on(f(&ctx))? {
         print!("{}", out.render(format));
     }

@@ -8,7 +8,9 @@
 //!   "subscription", "resourceGroup", "caCert", "user"}`. Unknown keys are
 //!   kept when the CLI rewrites it, so the server may add fields.
 //! - `tokens.json` (mode 0600) — written by `acrylic login`, removed by
-//!   `acrylic logout`: the directory access token and when it expires.
+//!   `acrylic logout`: the directory access token, when it expires, and the
+//!   directory refresh token that renews it (rotated on every use, so the
+//!   file is rewritten each time).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -72,6 +74,10 @@ pub struct Tokens {
     pub tenant_id: String,
     /// The server the token is for.
     pub server_url: String,
+    /// The directory refresh token (`offline_access`); `None` once the
+    /// directory refused it, so the next command asks for `acrylic login`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
 }
 
 impl Tokens {

@@ -1,13 +1,20 @@
-//! `acrylic login`, `acrylic logout`, `acrylic account show` — az's
-//! `login`/`logout`/`account show`, against the acrylic directory.
+//! `acrylic login`, `acrylic logout`, `acrylic account show|get-access-token`
+//! — az's `login`/`logout`/`account …`, against the acrylic directory.
 //!
-//! Login is the resource-owner password grant (spec §5.1) for the ARM
-//! audience; the access token and its expiry go to `tokens.json` (0600).
-//! The tenant id comes from the response's `client_info` (`utid`), so the
-//! CLI never has to parse the JWT.
+//! Login is the resource-owner password grant, or with `--use-device-code`
+//! the device authorization grant (spec §5.1), for the ARM audience with
+//! `offline_access`; the access token, its expiry and the directory refresh
+//! token go to `tokens.json` (0600). Later commands renew the access token
+//! with the refresh token (`Context::renew_expired`). The tenant id comes
+//! from the response's `client_info` (`utid`).
+//!
+//! Logout revokes the refresh token at the directory (its whole sign-in),
+//! removes `tokens.json` and erases the registry credentials `acrylic acr
+//! login` wrote (`registry_creds::erase_all`).
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use base64::Engine;
@@ -17,7 +24,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::{Context, Session};
-use crate::client::{CliError, Client, SUBSCRIPTIONS_API_VERSION};
+use crate::client::{CliError, Client, DevicePoll, SUBSCRIPTIONS_API_VERSION, TokenResponse};
 use crate::output::{Output, col};
 use crate::profile::Tokens;
 
@@ -30,6 +37,10 @@ pub struct LoginArgs {
     /// Read the password from stdin instead of prompting.
     #[arg(long)]
     password_stdin: bool,
+    /// Sign in on another device's browser: print a code and a URL, then
+    /// wait until the sign-in is approved there.
+    #[arg(long, conflicts_with_all = ["username", "password_stdin"])]
+    use_device_code: bool,
     /// Tenant id or domain (default: the profile's tenant, else `organizations`).
     #[arg(short, long)]
     tenant: Option<String>,
@@ -45,6 +56,16 @@ pub struct LoginArgs {
 pub enum AccountCommand {
     /// Show the signed-in account and its default subscription.
     Show,
+    /// Print an access token of the sign-in (az's shape), for ARM unless
+    /// another resource is named.
+    GetAccessToken {
+        /// Resource URI, e.g. `https://containerregistry.azure.net`.
+        #[arg(long, conflicts_with = "scope")]
+        resource: Option<String>,
+        /// Scope, e.g. `https://graph.microsoft.com/.default`.
+        #[arg(long)]
+        scope: Option<String>,
+    },
 }
 
 pub async fn login(ctx: &Context, args: LoginArgs) -> Result<Option<Output>> {
@@ -61,40 +82,55 @@ pub async fn login(ctx: &Context, args: LoginArgs) -> Result<Option<Output>> {
         profile.tenant = Some(t);
     }
     let server = profile.server_url.clone().ok_or(CliError::NoServer)?;
-    let username = match args.username.or_else(|| profile.user.clone()) {
-        Some(u) => u,
-        None if std::io::stdin().is_terminal() => dialoguer::Input::<String>::new()
-            .with_prompt("Username")
-            .interact_text()?,
-        None => {
-            return Err(
-                CliError::Usage("pass --username (no terminal to prompt on)".into()).into(),
-            );
-        }
-    };
-    let password = if args.password_stdin {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .context("reading the password from stdin")?;
-        s.trim_end_matches(['\r', '\n']).to_owned()
-    } else if std::io::stdin().is_terminal() {
-        dialoguer::Password::new()
-            .with_prompt("Password")
-            .interact()?
-    } else {
-        return Err(CliError::Usage(
-            "no terminal to prompt for the password: pass it on stdin with --password-stdin".into(),
-        )
-        .into());
-    };
     let tenant = profile
         .tenant
         .clone()
         .unwrap_or_else(|| "organizations".into());
-
     let client = Client::new(&server, profile.ca_cert.as_deref())?;
-    let resp = client.sign_in(&tenant, &username, &password).await?;
+
+    let (resp, username) = if args.use_device_code {
+        let resp = device_sign_in(&client, &tenant).await?;
+        let username = resp
+            .id_token
+            .as_deref()
+            .and_then(id_token_user)
+            .context("the directory's answer names no user (no id_token)")?;
+        (resp, username)
+    } else {
+        let username = match args.username.or_else(|| profile.user.clone()) {
+            Some(u) => u,
+            None if std::io::stdin().is_terminal() => dialoguer::Input::<String>::new()
+                .with_prompt("Username")
+                .interact_text()?,
+            None => {
+                return Err(
+                    CliError::Usage("pass --username (no terminal to prompt on)".into()).into(),
+                );
+            }
+        };
+        let password = if args.password_stdin {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("reading the password from stdin")?;
+            s.trim_end_matches(['\r', '\n']).to_owned()
+        } else if std::io::stdin().is_terminal() {
+            dialoguer::Password::new()
+                .with_prompt("Password")
+                .interact()?
+        } else {
+            return Err(CliError::Usage(
+                "no terminal to prompt for the password: pass it on stdin with --password-stdin, \
+                 or use --use-device-code"
+                    .into(),
+            )
+            .into());
+        };
+        (
+            client.sign_in(&tenant, &username, &password).await?,
+            username,
+        )
+    };
     let tenant_id = resp
         .client_info
         .as_deref()
@@ -106,6 +142,7 @@ pub async fn login(ctx: &Context, args: LoginArgs) -> Result<Option<Output>> {
         user: username.clone(),
         tenant_id: tenant_id.clone(),
         server_url: server.clone(),
+        refresh_token: resp.refresh_token,
     };
     ctx.store.save_tokens(&tokens)?;
     profile.user = Some(username.clone());
@@ -145,8 +182,56 @@ pub async fn login(ctx: &Context, args: LoginArgs) -> Result<Option<Output>> {
     Ok(Some(Output::new(Value::Array(list), account_columns())))
 }
 
+/// The device authorization grant: print the message (to stderr, as az
+/// does), then poll until the user approves, declines or the code expires.
+async fn device_sign_in(client: &Client, tenant: &str) -> Result<TokenResponse> {
+    let auth = client.device_code(tenant).await?;
+    eprintln!("{}", auth.message);
+    let deadline =
+        std::time::Instant::now() + Duration::from_secs(auth.expires_in.max(0).unsigned_abs());
+    let mut interval = auth.interval.clamp(1, 60).unsigned_abs();
+    loop {
+        tokio::time::sleep(Duration::from_secs(interval)).await;
+        match client.poll_device(tenant, &auth.device_code).await? {
+            DevicePoll::Signed(t) => return Ok(*t),
+            DevicePoll::Pending => {}
+            // RFC 8628 §3.5: add five seconds for this and every later poll.
+            DevicePoll::SlowDown => interval += 5,
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(CliError::SignIn(
+                "the device code expired before the sign-in was approved. Run `acrylic login --use-device-code` again".into(),
+            )
+            .into());
+        }
+    }
+}
+
 pub async fn logout(ctx: &Context) -> Result<Option<Output>> {
-    if !ctx.store.remove_tokens()? {
+    let tokens = ctx.store.load_tokens()?;
+    // Revoke at the directory first; a server that cannot be reached must
+    // not keep the user signed in here, so that is a warning.
+    if let Some(t) = &tokens
+        && let Some(refresh) = &t.refresh_token
+    {
+        let ca = ctx.profile()?.ca_cert;
+        let revoked = match Client::new(&t.server_url, ca.as_deref()) {
+            Ok(c) => c.sign_out(&t.tenant_id, refresh).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = revoked {
+            eprintln!(
+                "WARNING: could not revoke the sign-in at {}: {e:#}. The local sign-in is removed anyway.",
+                t.server_url
+            );
+        }
+    }
+    let removed = ctx.store.remove_tokens()?;
+    let erased = crate::registry_creds::erase_all(&ctx.store)?;
+    for server in &erased {
+        eprintln!("Removed the registry credentials for {server}");
+    }
+    if !removed && erased.is_empty() {
         return Err(CliError::NotLoggedIn.into());
     }
     Ok(None)
@@ -172,7 +257,67 @@ pub async fn run(ctx: &Context, cmd: AccountCommand) -> Result<Option<Output>> {
                 account_columns(),
             )))
         }
+        AccountCommand::GetAccessToken { resource, scope } => {
+            let resource = match (resource, scope) {
+                (Some(r), _) => r,
+                (None, Some(s)) => {
+                    s.strip_suffix("/.default")
+                        .map(str::to_owned)
+                        .ok_or_else(|| {
+                            CliError::Usage(format!(
+                                "--scope {s}: only `<resource>/.default` scopes are supported"
+                            ))
+                        })?
+                }
+                (None, None) => "https://management.core.windows.net/".to_owned(),
+            };
+            let t = ctx.token_for(&resource).await?;
+            let subscription = ctx.profile()?.subscription.unwrap_or_default();
+            Ok(Some(Output::new(
+                json!({
+                    "accessToken": t.access_token,
+                    "expiresOn": expires_on_text(t.expires_on),
+                    "expires_on": t.expires_on,
+                    "subscription": subscription,
+                    "tenant": t.tenant_id,
+                    "tokenType": "Bearer",
+                }),
+                vec![
+                    col("AccessToken", "accessToken"),
+                    col("ExpiresOn", "expiresOn"),
+                    col("Subscription", "subscription"),
+                    col("Tenant", "tenant"),
+                    col("TokenType", "tokenType"),
+                ],
+            )))
+        }
     }
+}
+
+/// az's `expiresOn`: `YYYY-MM-DD HH:MM:SS.ffffff` (az prints local time;
+/// acrylic prints UTC).
+fn expires_on_text(epoch: i64) -> String {
+    let f = time::macros::format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:6]"
+    );
+    OffsetDateTime::from_unix_timestamp(epoch)
+        .ok()
+        .and_then(|t| t.format(f).ok())
+        .unwrap_or_default()
+}
+
+/// The user an id token names (`upn`, else `preferred_username`). Only
+/// read for display: the CLI trusts the TLS connection it came over.
+fn id_token_user(jwt: &str) -> Option<String> {
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    v.get("upn")
+        .or_else(|| v.get("preferred_username"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 #[derive(Debug, Deserialize)]
@@ -244,6 +389,18 @@ fn client_info_tenant(ci: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn id_tokens_and_expiry_texts() {
+        let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"upn":"bob@acrylic.local","tid":"t"}"#);
+        assert_eq!(
+            id_token_user(&format!("h.{claims}.s")).as_deref(),
+            Some("bob@acrylic.local")
+        );
+        assert_eq!(id_token_user("garbage"), None);
+        assert_eq!(expires_on_text(0), "1970-01-01 00:00:00.000000");
+    }
 
     #[test]
     fn client_info_yields_the_tenant() {

@@ -22,6 +22,9 @@ const PROVIDER: &str = "providers/Microsoft.ContainerRegistry";
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AcrCommand {
+    /// Log in to a registry: exchange the directory sign-in for a registry
+    /// refresh token and store it for docker, podman and skopeo.
+    Login(super::acr_login::LoginArgs),
     /// Create a registry.
     Create {
         #[command(flatten)]
@@ -56,6 +59,11 @@ pub enum AcrCommand {
         /// Allow anonymous (unauthenticated) pull.
         #[arg(long, value_name = "true|false")]
         anonymous_pull_enabled: Option<bool>,
+        /// `rbac` ("RBAC Registry Permissions") or `rbac-abac` ("RBAC
+        /// Registry + ABAC Repository Permissions"). Switching invalidates
+        /// registry credentials issued under the other mode.
+        #[arg(long, value_enum)]
+        role_assignment_mode: Option<RoleAssignmentMode>,
     },
     /// Delete a registry and everything in it.
     Delete {
@@ -69,6 +77,12 @@ pub enum AcrCommand {
     Credential {
         #[command(subcommand)]
         command: CredentialCommand,
+    },
+    /// Manage the repositories, tags and manifests of a registry (its data
+    /// plane), like `az acr repository`.
+    Repository {
+        #[command(subcommand)]
+        command: super::repository::RepositoryCommand,
     },
     /// The registry's audit log (token issuance, push, delete).
     Audit {
@@ -120,10 +134,10 @@ pub enum AuditCommand {
 pub struct RegistryArgs {
     /// The registry's name.
     #[arg(short, long)]
-    name: String,
+    pub(crate) name: String,
     /// Resource group (default: found by name, else the profile's).
     #[arg(short = 'g', long)]
-    resource_group: Option<String>,
+    pub(crate) resource_group: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -146,6 +160,24 @@ impl Sku {
     }
 }
 
+/// `az acr update --role-assignment-mode` (spec §6.1).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RoleAssignmentMode {
+    #[value(name = "rbac")]
+    Rbac,
+    #[value(name = "rbac-abac")]
+    RbacAbac,
+}
+
+impl RoleAssignmentMode {
+    fn as_arm(self) -> &'static str {
+        match self {
+            RoleAssignmentMode::Rbac => "LegacyRegistryPermissions",
+            RoleAssignmentMode::RbacAbac => "AbacRepositoryPermissions",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum PasswordName {
     #[value(name = "password")]
@@ -155,8 +187,18 @@ pub enum PasswordName {
 }
 
 pub async fn run(ctx: &Context, cmd: AcrCommand) -> Result<Option<Output>> {
+    // `acr login` may run without a sign-in (a login server and a password).
+    if let AcrCommand::Login(args) = cmd {
+        return super::acr_login::run(ctx, args).await;
+    }
+    // Neither may `acr repository` (a login server and --username/--password).
+    if let AcrCommand::Repository { command } = cmd {
+        return super::repository::run(ctx, command).await;
+    }
     let s = ctx.session()?;
     match cmd {
+        AcrCommand::Login(args) => super::acr_login::run(ctx, args).await,
+        AcrCommand::Repository { command } => super::repository::run(ctx, command).await,
         AcrCommand::Create {
             reg,
             sku,
@@ -190,8 +232,12 @@ pub async fn run(ctx: &Context, cmd: AcrCommand) -> Result<Option<Output>> {
             reg,
             admin_enabled,
             anonymous_pull_enabled,
+            role_assignment_mode,
         } => {
             let mut props = serde_json::Map::new();
+            if let Some(m) = role_assignment_mode {
+                props.insert("roleAssignmentMode".into(), Value::from(m.as_arm()));
+            }
             if let Some(a) = admin_enabled {
                 props.insert("adminUserEnabled".into(), Value::Bool(a));
             }
@@ -200,7 +246,9 @@ pub async fn run(ctx: &Context, cmd: AcrCommand) -> Result<Option<Output>> {
             }
             if props.is_empty() {
                 return Err(CliError::Usage(
-                    "nothing to update: pass --admin-enabled true|false or --anonymous-pull-enabled true|false".into(),
+                    "nothing to update: pass --admin-enabled true|false, --anonymous-pull-enabled true|false \
+                     or --role-assignment-mode rbac|rbac-abac"
+                        .into(),
                 )
                 .into());
             }
@@ -359,7 +407,7 @@ async fn create(
 }
 
 /// The registry's resource path.
-async fn resolve(s: &Session, reg: &RegistryArgs) -> Result<String> {
+pub(crate) async fn resolve(s: &Session, reg: &RegistryArgs) -> Result<String> {
     let sub = s.subscription()?;
     if let Some(rg) = &reg.resource_group {
         return Ok(format!(
@@ -413,7 +461,7 @@ fn admin_hint(e: anyhow::Error, name: &str) -> anyhow::Error {
     }
 }
 
-fn confirm(question: &str) -> Result<()> {
+pub(crate) fn confirm(question: &str) -> Result<()> {
     if !std::io::stdin().is_terminal() {
         return Err(CliError::Usage(
             "cannot prompt for confirmation (no terminal): pass --yes".into(),

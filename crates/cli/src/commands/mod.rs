@@ -3,10 +3,17 @@
 //!
 //! [`Context`] carries what every command needs: the output format, the
 //! config files, and — for commands that call the control plane — a
-//! signed-in [`Session`].
+//! signed-in [`Session`]. Before a command runs, an expired access token is
+//! renewed silently with the stored directory refresh token
+//! ([`Context::renew_expired`]); only when the directory refuses it does
+//! the command ask for `acrylic login`.
 
 pub mod account;
 pub mod acr;
+pub mod acr_login;
+pub mod ad;
+pub mod repository;
+pub mod role;
 
 use anyhow::Result;
 use reqwest::Method;
@@ -17,6 +24,9 @@ use crate::profile::{Profile, Store};
 
 pub struct Context {
     pub store: Store,
+    /// Why renewing an expired sign-in failed, if it did (shown instead of
+    /// a bare "expired" when the cause was, say, an unreachable server).
+    renewal_failure: std::cell::RefCell<Option<String>>,
 }
 
 /// A signed-in connection to the server.
@@ -32,6 +42,7 @@ impl Context {
     pub fn new() -> Result<Self> {
         Ok(Self {
             store: Store::open()?,
+            renewal_failure: std::cell::RefCell::new(None),
         })
     }
 
@@ -55,6 +66,12 @@ impl Context {
             .into());
         }
         if tokens.is_expired() {
+            if let Some(why) = self.renewal_failure.borrow().clone() {
+                return Err(CliError::Usage(format!(
+                    "your sign-in has expired and could not be renewed: {why}"
+                ))
+                .into());
+            }
             return Err(CliError::SessionExpired.into());
         }
         let client = Client::new(&server, profile.ca_cert.as_deref())?;
@@ -100,3 +117,134 @@ impl Session {
         self.client.arm(&self.token, method, path, &q, body).await
     }
 }
+
+// -- directory sign-in renewal (directory, #3) --
+
+/// What [`Context::token_for`] returns: an access token for one resource.
+pub struct ResourceToken {
+    pub access_token: String,
+    /// Unix seconds.
+    pub expires_on: i64,
+    pub tenant_id: String,
+}
+
+impl Context {
+    /// Renews an expired (or nearly expired) access token with the stored
+    /// refresh token, silently. The directory rotates the refresh token,
+    /// so the new one is saved at once. A refresh token the directory
+    /// refuses is dropped (the next command then says to run `acrylic
+    /// login`); any other failure is remembered for [`Context::session`]
+    /// to report.
+    pub async fn renew_expired(&self) {
+        let Ok(Some(tokens)) = self.store.load_tokens() else {
+            return;
+        };
+        if !tokens.is_expired() || tokens.refresh_token.is_none() {
+            return;
+        }
+        if let Err(e) = self.renew(tokens).await {
+            *self.renewal_failure.borrow_mut() = Some(format!("{e:#}"));
+        }
+    }
+
+    async fn renew(&self, mut tokens: crate::profile::Tokens) -> Result<()> {
+        let Some(refresh) = tokens.refresh_token.clone() else {
+            return Ok(());
+        };
+        let profile = self.profile()?;
+        let client = Client::new(&tokens.server_url, profile.ca_cert.as_deref())?;
+        match client
+            .refresh(&tokens.tenant_id, &refresh, crate::client::SIGN_IN_SCOPE)
+            .await
+        {
+            Ok(t) => {
+                tokens.access_token = t.access_token;
+                tokens.expires_on = time::OffsetDateTime::now_utc().unix_timestamp() + t.expires_in;
+                tokens.refresh_token = t.refresh_token;
+                self.store.save_tokens(&tokens)?;
+                Ok(())
+            }
+            Err(e) => {
+                if matches!(e.downcast_ref::<CliError>(), Some(CliError::SessionExpired)) {
+                    // Dead for good: forget it, so no later command replays it.
+                    tokens.refresh_token = None;
+                    self.store.save_tokens(&tokens)?;
+                    return Ok(());
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// An access token of the current sign-in for `resource` (e.g.
+    /// `https://containerregistry.azure.net`): the stored one when it is
+    /// for ARM, else a new one from the refresh token (Entra's refresh
+    /// tokens serve any resource), saving the rotated refresh token.
+    pub async fn token_for(&self, resource: &str) -> Result<ResourceToken> {
+        let session = self.session()?;
+        let arm = [
+            "https://management.core.windows.net",
+            "https://management.azure.com",
+        ];
+        if arm
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(resource.trim_end_matches('/')))
+        {
+            let tokens = self.store.load_tokens()?.ok_or(CliError::NotLoggedIn)?;
+            return Ok(ResourceToken {
+                access_token: tokens.access_token,
+                expires_on: tokens.expires_on,
+                tenant_id: tokens.tenant_id,
+            });
+        }
+        let mut tokens = self.store.load_tokens()?.ok_or(CliError::NotLoggedIn)?;
+        let refresh = tokens
+            .refresh_token
+            .clone()
+            .ok_or(CliError::SessionExpired)?;
+        let scope = format!(
+            "{}/.default offline_access openid profile",
+            resource.trim_end_matches('/')
+        );
+        let t = match session
+            .client
+            .refresh(&tokens.tenant_id, &refresh, &scope)
+            .await
+        {
+            Ok(t) => t,
+            Err(e) => {
+                if matches!(e.downcast_ref::<CliError>(), Some(CliError::SessionExpired)) {
+                    tokens.refresh_token = None;
+                    self.store.save_tokens(&tokens)?;
+                }
+                return Err(e);
+            }
+        };
+        tokens.refresh_token = t.refresh_token.clone();
+        self.store.save_tokens(&tokens)?;
+        Ok(ResourceToken {
+            access_token: t.access_token,
+            expires_on: time::OffsetDateTime::now_utc().unix_timestamp() + t.expires_in,
+            tenant_id: tokens.tenant_id,
+        })
+    }
+}
+
+impl Session {
+    /// A call to the directory's Graph-shaped API (`/v1.0/…`). It accepts
+    /// the sign-in's ARM token, and answers errors in the same
+    /// `{"error": {"code", "message"}}` shape ARM does.
+    pub async fn graph(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Option<Value>> {
+        self.client
+            .arm(&self.token, method, path, query, body)
+            .await
+    }
+}
+
+// -- end of directory sign-in renewal --

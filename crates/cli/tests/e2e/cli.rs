@@ -451,13 +451,39 @@ fn login_without_a_profile_and_an_expired_sign_in() {
     assert_eq!(shown["name"], server.bootstrap_str("registry").as_str());
     run(cli(&["acr", "create", "-n", "another1"]), None).fails_with("pass --resource-group");
 
-    // An expired sign-in is caught before any request, with the fix.
+    // An expired access token is renewed silently with the refresh token
+    // (which rotates: the file holds the new one).
     let tokens_path = config.join("tokens.json");
-    let mut tokens: Value =
-        serde_json::from_slice(&std::fs::read(&tokens_path).expect("tokens")).expect("json");
+    let read_tokens = || -> Value {
+        serde_json::from_slice(&std::fs::read(&tokens_path).expect("tokens")).expect("json")
+    };
+    let mut tokens = read_tokens();
+    let first_refresh = tokens["refreshToken"].clone();
+    assert!(first_refresh.is_string(), "{tokens}");
     tokens["expiresOn"] = Value::from(1_000_000_000);
     std::fs::write(&tokens_path, serde_json::to_vec(&tokens).expect("json")).expect("write");
+    run(
+        cli(&["acr", "show", "-n", &server.bootstrap_str("registry")]),
+        None,
+    )
+    .ok();
+    let renewed = read_tokens();
+    assert!(
+        renewed["expiresOn"].as_i64() > Some(1_000_000_000),
+        "{renewed}"
+    );
+    assert_ne!(renewed["refreshToken"], first_refresh, "rotated");
+    // An expired sign-in whose refresh token the directory refuses is
+    // caught before any other request, with the fix.
+    let mut tokens = renewed;
+    tokens["expiresOn"] = Value::from(1_000_000_000);
+    tokens["refreshToken"] = Value::from("not-a-refresh-token");
+    std::fs::write(&tokens_path, serde_json::to_vec(&tokens).expect("json")).expect("write");
     run(cli(&["acr", "list"]), None).fails_with("your sign-in has expired. Run `acrylic login`");
+    assert!(
+        read_tokens().get("refreshToken").is_none(),
+        "a refused refresh token is forgotten"
+    );
     // And a token the server refuses (here: garbage) gets the same hint.
     tokens["expiresOn"] = Value::from(4_000_000_000_i64);
     tokens["accessToken"] = Value::from("garbage");
