@@ -6,6 +6,8 @@
 //!   ACR's `listCredentials`) and for token signing keys;
 //! - [`password`]: slow hashes (argon2id) for secrets that are only verified;
 //! - [`admin`]: generation of admin-user passwords;
+//! - [`opaque`]: refresh tokens, device codes and user codes — random
+//!   secrets stored only as SHA-256 digests (issue #3);
 //! - [`CredentialCache`]: a short-lived cache of verified credentials, so the
 //!   slow hash is not paid on every `/oauth2/token` request (docker sends
 //!   Basic credentials on each one).
@@ -17,6 +19,7 @@
 
 pub mod admin;
 mod cache;
+pub mod opaque;
 pub mod password;
 mod seal;
 

@@ -30,9 +30,53 @@ pub fn verify(password: &str, phc: &str) -> bool {
         .is_ok()
 }
 
+/// Entra's password policy for cloud accounts: 8 to 256 characters, with
+/// at least three of lower-case letters, upper-case letters, digits and
+/// symbols. Graph answers a weaker password with "The specified password
+/// does not comply with password complexity requirements."
+pub fn meets_complexity(password: &str) -> bool {
+    let len = password.chars().count();
+    if !(8..=256).contains(&len) {
+        return false;
+    }
+    let classes = [
+        password.chars().any(|c| c.is_lowercase()),
+        password.chars().any(|c| c.is_uppercase()),
+        password.chars().any(|c| c.is_ascii_digit()),
+        password
+            .chars()
+            .any(|c| !c.is_alphanumeric() && !c.is_whitespace()),
+    ];
+    classes.iter().filter(|c| **c).count() >= 3
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn complexity_is_entras() {
+        for ok in [
+            "Passw0rd",
+            "passw0rd!",
+            "PASSWORD1!",
+            "Aa1!Aa1!",
+            "Correct-Horse-7",
+        ] {
+            assert!(meets_complexity(ok), "{ok}");
+        }
+        for bad in [
+            "Pa1!",
+            "password",
+            "Password",
+            "12345678!",
+            "aaaaaaaaaaaa",
+            "",
+        ] {
+            assert!(!meets_complexity(bad), "{bad}");
+        }
+        assert!(!meets_complexity(&format!("Aa1{}", "x".repeat(254))));
+    }
 
     #[test]
     fn hash_then_verify() {

@@ -278,6 +278,7 @@ pub async fn ensure(state: &AppState, ctx: &Context) -> Result<Summary, Bootstra
             None => return Err(BootstrapError::Marker("vanished while starting".into())),
         };
         if current.progress == Progress::Done {
+            grant_directory_admin(state, &current.owner).await?;
             refresh_profile(ctx, &current);
             return summary_of_done(ctx, &current);
         }
@@ -397,6 +398,8 @@ async fn finish(state: &AppState, ctx: &Context, mut m: Marker) -> Result<Summar
         meta.create_registry(&registry).await?;
     }
 
+    grant_directory_admin(state, &m.owner).await?;
+
     m.progress = Progress::Done;
     meta.put_setting(MARKER, &m.to_json()).await?;
 
@@ -413,6 +416,65 @@ async fn finish(state: &AppState, ctx: &Context, mut m: Marker) -> Result<Summar
     }
     Ok(summary)
 }
+
+// -- the owner's directory role (directory engineer, #3) --
+
+/// Setting recording the owner's Global Administrator assignment: its id,
+/// then `<id>:done` once it exists (so an administrator who later removes
+/// the assignment is not overruled at the next start).
+const DIRECTORY_ADMIN_MARKER: &str = "bootstrap_directory_admin";
+
+/// The owner is the directory's Global Administrator (a directory role at
+/// scope `/`), as the account that creates an Entra tenant is. Race-safe
+/// (the id is fixed in a setting first) and idempotent; run on every start,
+/// so data bootstrapped before directory roles existed gets it too.
+async fn grant_directory_admin(state: &AppState, owner: &ObjectId) -> Result<(), BootstrapError> {
+    let candidate = uuid::Uuid::new_v4();
+    state
+        .meta
+        .insert_setting_if_absent(DIRECTORY_ADMIN_MARKER, &candidate.to_string())
+        .await?;
+    let value = state
+        .meta
+        .find_setting(DIRECTORY_ADMIN_MARKER)
+        .await?
+        .ok_or_else(|| BootstrapError::Marker("the directory admin marker vanished".into()))?;
+    if value.ends_with(":done") {
+        return Ok(());
+    }
+    let id = uuid::Uuid::parse_str(&value)
+        .map_err(|e| BootstrapError::Marker(format!("{DIRECTORY_ADMIN_MARKER}: {e}")))?;
+    let exists = state
+        .meta
+        .list_role_assignments_for(&[*owner])
+        .await?
+        .iter()
+        .any(|a| a.id == id);
+    if !exists {
+        ignore_conflict(
+            state
+                .meta
+                .create_role_assignment(&RoleAssignment {
+                    id,
+                    scope: ArmScope::root(),
+                    role_definition_id: acrylic_authz::roles::GLOBAL_ADMINISTRATOR,
+                    principal_id: *owner,
+                    principal_type: PrincipalType::User,
+                    condition: None,
+                    created_at: OffsetDateTime::now_utc(),
+                })
+                .await,
+        )?;
+        tracing::info!(%owner, "the owner is the directory's Global Administrator");
+    }
+    state
+        .meta
+        .put_setting(DIRECTORY_ADMIN_MARKER, &format!("{id}:done"))
+        .await?;
+    Ok(())
+}
+
+// -- end of the owner's directory role --
 
 fn ignore_conflict(r: Result<(), StoreError>) -> Result<(), StoreError> {
     match r {

@@ -72,6 +72,11 @@ pub struct ServeArgs {
     /// [env: ACRYLIC_LOG_LEVEL] [default: info].
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
+    /// An extra listener, IP:PORT, serving the same app over the same TLS
+    /// — e.g. `127.0.0.1:443` for MSAL's user-realm probe, which always
+    /// goes to port 443 [env: ACRYLIC_USERREALM_LISTEN].
+    #[arg(long, value_name = "ADDR")]
+    pub userrealm_listen: Option<String>,
 }
 
 /// How logs are written to stderr.
@@ -157,6 +162,9 @@ pub struct Config {
     /// `None` writes none. Not a configuration key: it belongs to the user
     /// running the CLI, not to the server's configuration.
     pub profile: Option<PathBuf>,
+    /// An extra listener serving the same app with the same TLS, for
+    /// MSAL's user-realm probe on port 443 (clients.md "The directory").
+    pub userrealm_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -194,6 +202,8 @@ struct Keys {
     database_url_file: Option<PathBuf>,
     log_format: LogFormat,
     log_level: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    userrealm_listen: Option<String>,
 }
 
 /// Keys read from the environment; `insecure_http` is the only non-string.
@@ -208,6 +218,7 @@ const KEYS: &[&str] = &[
     "database_url_file",
     "log_format",
     "log_level",
+    "userrealm_listen",
 ];
 
 impl Default for Keys {
@@ -223,6 +234,7 @@ impl Default for Keys {
             database_url_file: None,
             log_format: LogFormat::Text,
             log_level: "info".into(),
+            userrealm_listen: None,
         }
     }
 }
@@ -240,6 +252,7 @@ impl Config {
             log_format: LogFormat::Text,
             log_level: "info".into(),
             profile: None,
+            userrealm_listen: None,
         }
     }
 
@@ -285,6 +298,15 @@ impl Config {
             ),
         })?;
         let domain = validate_domain(&k.domain)?;
+        let userrealm_listen = match &k.userrealm_listen {
+            Some(a) if !a.is_empty() => {
+                Some(a.parse::<SocketAddr>().map_err(|_| ConfigError::Invalid {
+                    key: "userrealm_listen",
+                    reason: format!("`{a}` is not IP:PORT (e.g. 127.0.0.1:443)"),
+                })?)
+            }
+            _ => None,
+        };
         let tls = match (k.insecure_http, k.tls_cert, k.tls_key) {
             (true, None, None) => Tls::Off,
             (true, _, _) => {
@@ -346,6 +368,7 @@ impl Config {
             log_format: k.log_format,
             log_level: k.log_level,
             profile: None,
+            userrealm_listen,
         })
     }
 
@@ -450,6 +473,9 @@ fn flag_layer(a: &ServeArgs) -> Dict {
     }
     if let Some(v) = &a.log_level {
         dict.insert("log_level".into(), Value::from(v.clone()));
+    }
+    if let Some(v) = &a.userrealm_listen {
+        dict.insert("userrealm_listen".into(), Value::from(v.clone()));
     }
     dict
 }
@@ -660,6 +686,38 @@ mod tests {
             bad_db,
             Err(ConfigError::Invalid {
                 key: "database_url",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn userrealm_listener_is_optional_and_validated() {
+        let c = Config::load_from(&ServeArgs::default(), env(&[])).unwrap();
+        assert_eq!(c.userrealm_listen, None);
+        let c = Config::load_from(
+            &ServeArgs::default(),
+            env(&[("ACRYLIC_USERREALM_LISTEN", "127.0.0.1:443")]),
+        )
+        .unwrap();
+        assert_eq!(c.userrealm_listen, Some("127.0.0.1:443".parse().unwrap()));
+        let c = Config::load_from(
+            &ServeArgs {
+                userrealm_listen: Some("[::1]:8443".into()),
+                ..Default::default()
+            },
+            env(&[("ACRYLIC_USERREALM_LISTEN", "127.0.0.1:443")]),
+        )
+        .unwrap();
+        assert_eq!(c.userrealm_listen, Some("[::1]:8443".parse().unwrap()));
+        let bad = Config::load_from(
+            &ServeArgs::default(),
+            env(&[("ACRYLIC_USERREALM_LISTEN", "localhost:443")]),
+        );
+        assert!(matches!(
+            bad,
+            Err(ConfigError::Invalid {
+                key: "userrealm_listen",
                 ..
             })
         ));

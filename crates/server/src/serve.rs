@@ -122,6 +122,10 @@ pub struct Running {
     server: JoinHandle<std::io::Result<()>>,
     janitor: JoinHandle<()>,
     meta: Arc<SqlMetaStore>,
+    /// The extra listener (`userrealm_listen`), if configured: its bound
+    /// address (the real port when configured with 0).
+    pub userrealm_addr: Option<SocketAddr>,
+    userrealm: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 /// Stops a running server; cheap to clone.
@@ -129,6 +133,8 @@ pub struct Running {
 pub struct Shutdown {
     handle: axum_server::Handle<SocketAddr>,
     jobs: watch::Sender<bool>,
+    /// Extra listeners serving the same app (`userrealm_listen`).
+    extra: Vec<axum_server::Handle<SocketAddr>>,
 }
 
 impl Shutdown {
@@ -137,12 +143,18 @@ impl Shutdown {
     pub fn graceful(&self) {
         self.jobs.send_replace(true);
         self.handle.graceful_shutdown(Some(GRACE_PERIOD));
+        for h in &self.extra {
+            h.graceful_shutdown(Some(GRACE_PERIOD));
+        }
     }
 
     /// Drops every connection now.
     pub fn immediate(&self) {
         self.jobs.send_replace(true);
         self.handle.shutdown();
+        for h in &self.extra {
+            h.shutdown();
+        }
     }
 }
 
@@ -171,6 +183,9 @@ impl Running {
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.graceful();
         let served = self.server.await;
+        if let Some(extra) = self.userrealm {
+            let _ = extra.await;
+        }
         let _ = self.janitor.await;
         self.meta.close().await;
         served.context("server task")?.context("serving")?;
@@ -289,7 +304,23 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .context("updating login servers")?;
 
-    let served = serve(listener, rustls, router(state.clone())).await?;
+    // MSAL's user-realm probe always goes to port 443 of the authority
+    // host (clients.md "The directory"): an optional second listener serves
+    // the same app with the same TLS there.
+    let userrealm = match config.userrealm_listen {
+        Some(extra) => {
+            let l = std::net::TcpListener::bind(extra)
+                .with_context(|| format!("listening on {extra} (userrealm_listen)"))?;
+            let s = serve(l, rustls.clone(), router(state.clone())).await?;
+            tracing::info!(addr = %s.addr, "extra listener (userrealm_listen)");
+            Some(s)
+        }
+        None => None,
+    };
+    let mut served = serve(listener, rustls, router(state.clone())).await?;
+    if let Some(extra) = &userrealm {
+        served.shutdown.extra.push(extra.shutdown.handle.clone());
+    }
     let janitor = tokio::spawn(janitor(state.clone(), served.shutdown.jobs.subscribe()));
     tracing::info!(%addr, tls = https, "listening");
     Ok(Running {
@@ -302,6 +333,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         server: served.task,
         janitor,
         meta,
+        userrealm_addr: userrealm.as_ref().map(|s| s.addr),
+        userrealm: userrealm.map(|s| s.task),
     })
 }
 
@@ -341,7 +374,11 @@ pub async fn serve(
     let (jobs, _) = watch::channel(false);
     Ok(Served {
         addr,
-        shutdown: Shutdown { handle, jobs },
+        shutdown: Shutdown {
+            handle,
+            jobs,
+            extra: Vec::new(),
+        },
         task,
     })
 }
@@ -394,6 +431,7 @@ async fn check_master_key(meta: &dyn MetaStore, sealer: &Sealer) -> anyhow::Resu
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(crate::oci::routes())
+        .merge(crate::acr_v1::routes())
         .merge(crate::token::routes())
         .merge(crate::directory::routes())
         .merge(crate::arm::routes())
@@ -440,6 +478,14 @@ async fn janitor(state: AppState, mut stop: watch::Receiver<bool>) {
             }
             Err(e) => tracing::warn!(error = %e, "janitor: listing stale uploads failed"),
         }
+        // Expired directory refresh tokens and device codes (#3), and
+        // signing keys other replicas made or rotated.
+        if let Err(e) = crate::directory::purge_expired(&state).await {
+            tracing::warn!(error = %e, "janitor: purging expired directory sessions failed");
+        }
+        if let Err(e) = crate::directory::keys::load(&state).await {
+            tracing::warn!(error = %e, "janitor: reloading directory signing keys failed");
+        }
         tokio::select! {
             _ = stop.wait_for(|stopped| *stopped) => return,
             () = tokio::time::sleep(JANITOR_INTERVAL) => {}
@@ -451,6 +497,9 @@ fn print_banner(r: &Running) {
     let b = &r.bootstrap;
     let url = r.state.settings.server_url();
     println!("acrylic is serving {url} (listening on {})", r.addr);
+    if let Some(extra) = r.userrealm_addr {
+        println!("  also listening on {extra} (userrealm_listen: MSAL's user-realm probe)");
+    }
     println!("  registry {}: login server {}", b.registry, b.login_server);
     println!(
         "  other registries: <name>.{}{}",

@@ -160,9 +160,12 @@ impl AccessEntry {
         }
     }
 
+    /// Whether this entry covers `action` on `kind:name`. A repository
+    /// entry named `*` (granted for `repository:*:…`, acr-auth.md §3.5)
+    /// covers every repository.
     fn allows(&self, kind: &str, name: &str, action: &str) -> bool {
         self.kind == kind
-            && self.name == name
+            && (self.name == name || (kind == "repository" && self.name == "*"))
             && self.actions.iter().any(|a| a == action || a == "*")
     }
 }
@@ -260,6 +263,12 @@ pub struct RefreshClaims {
     pub roles: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<TenantId>,
+    /// Present only in tokens of ABAC-mode registries: acr-cli detects ABAC
+    /// by this claim and then asks per-repository scopes instead of
+    /// `repository:*:*` (acr-auth.md §2.3, §4.4). ACR's value format is
+    /// unknown (§9.4); acrylic writes the principal's object id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aad_identity: Option<String>,
     pub acrylic: AcrylicClaim,
 }
 
@@ -290,6 +299,11 @@ impl RefreshClaims {
             },
             roles: vec![],
             tenant: acrylic.principal().tenant(),
+            aad_identity: acrylic
+                .abac
+                .then(|| acrylic.principal().object_id())
+                .flatten()
+                .map(|oid| oid.to_string()),
             acrylic,
         }
     }
@@ -407,6 +421,25 @@ mod tests {
         let other = RepositoryName::parse("team/other").unwrap();
         assert!(!c.allows(Some(&other), &Action::Repository(RepoAction::Pull)));
         assert!(c.allows(None, &Action::CatalogList));
+
+        // `repository:*:…` grants cover every repository, and only those.
+        let wildcard = AccessClaims::new(
+            c.acrylic.clone(),
+            "myreg".into(),
+            "myreg.example.test",
+            reg.clone(),
+            vec![AccessEntry {
+                kind: "repository".into(),
+                name: "*".into(),
+                actions: vec!["pull".into(), "delete".into()],
+            }],
+            1000,
+            ACCESS_TOKEN_LIFETIME,
+        );
+        assert!(wildcard.allows(Some(&other), &Action::Repository(RepoAction::Pull)));
+        assert!(wildcard.allows(Some(&name), &Action::Repository(RepoAction::Delete)));
+        assert!(!wildcard.allows(Some(&name), &Action::Repository(RepoAction::Push)));
+        assert!(!wildcard.allows(None, &Action::CatalogList));
     }
 
     #[test]
@@ -434,5 +467,22 @@ mod tests {
             serde_json::json!({"actions": ["read"], "notActions": null})
         );
         assert_eq!(v["tenant"], tenant.to_string());
+        assert!(
+            v.get("aad_identity").is_none(),
+            "RBAC registries: no ABAC marker"
+        );
+
+        let abac = RefreshClaims::new(
+            AcrylicClaim::new(&p, true),
+            "sub".into(),
+            "r.example",
+            RegistryId::new_random(),
+            vec![],
+            10,
+        );
+        let v = serde_json::to_value(&abac).unwrap();
+        assert_eq!(v["aad_identity"], p.object_id().unwrap().to_string());
+        let back: RefreshClaims = serde_json::from_value(v).unwrap();
+        assert_eq!(back, abac);
     }
 }

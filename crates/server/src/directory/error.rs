@@ -22,8 +22,8 @@ pub enum DirectoryError {
     /// `client_id` is not a first-party public client this directory knows
     /// (AADSTS700016).
     UnknownClient { client_id: String, tenant: String },
-    /// The grant is not served (yet: refresh token, device code and client
-    /// credentials arrive with issues #3/#4) (AADSTS70003).
+    /// The grant is not served (client credentials arrive with issue #4)
+    /// (AADSTS70003).
     UnsupportedGrant(String),
     /// No usable `<resource>/.default` scope (AADSTS70011).
     InvalidScope(String),
@@ -37,6 +37,28 @@ pub enum DirectoryError {
     InvalidCredentials,
     /// The password was right but the account is disabled (AADSTS50057).
     UserDisabled,
+    /// A refresh token or device code that is unknown, tampered with, or
+    /// belongs to another client or tenant — one answer for all, so a
+    /// guesser learns nothing (AADSTS70000).
+    InvalidGrant { parameter: &'static str },
+    /// The refresh token's lifetime is over (AADSTS700082).
+    RefreshTokenExpired,
+    /// The refresh token was issued before the user's sessions were
+    /// revoked (sign-out, revoke-sessions, password reset) (AADSTS50173).
+    RefreshTokenRevoked,
+    /// An already-redeemed refresh token was presented again: its whole
+    /// family has been revoked (AADSTS70000, Entra's answer to replay).
+    RefreshTokenReplayed,
+    /// Device flow: the user has not approved yet (RFC 8628 §3.5,
+    /// AADSTS70016).
+    AuthorizationPending,
+    /// Device flow: polling faster than `interval`; the new interval is
+    /// given (RFC 8628 §3.5).
+    SlowDown { interval: u32 },
+    /// Device flow: the code expired before approval (AADSTS70020).
+    ExpiredToken,
+    /// Device flow: the user declined (RFC 8628 §3.5).
+    AccessDenied,
     /// Something failed on our side; the cause is logged, not sent.
     Internal,
 }
@@ -119,6 +141,66 @@ impl DirectoryError {
                 "invalid_grant",
                 50057,
                 "The user account is disabled.".to_owned(),
+            ),
+            E::InvalidGrant { parameter } => (
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                70000,
+                format!(
+                    "The provided value for the input parameter '{parameter}' is not valid. \
+                     It is unknown, malformed, or was issued to another client or tenant."
+                ),
+            ),
+            E::RefreshTokenExpired => (
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                700082,
+                "The refresh token has expired due to inactivity. Sign in again.".to_owned(),
+            ),
+            E::RefreshTokenRevoked => (
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                50173,
+                "The provided grant has expired due to it being revoked, a fresh auth token is needed. \
+                 The user might have signed out, changed or reset their password, or had their sessions revoked."
+                    .to_owned(),
+            ),
+            E::RefreshTokenReplayed => (
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                70000,
+                "The refresh token was already redeemed. As a precaution every refresh token of this \
+                 sign-in has been revoked; sign in again."
+                    .to_owned(),
+            ),
+            E::AuthorizationPending => (
+                StatusCode::BAD_REQUEST,
+                "authorization_pending",
+                70016,
+                "OAuth 2.0 device flow error. Authorization is pending. Continue polling.".to_owned(),
+            ),
+            E::SlowDown { interval } => (
+                StatusCode::BAD_REQUEST,
+                "slow_down",
+                70016,
+                format!(
+                    "OAuth 2.0 device flow error. Polling too fast: wait at least {interval} seconds \
+                     between requests."
+                ),
+            ),
+            E::ExpiredToken => (
+                StatusCode::BAD_REQUEST,
+                "expired_token",
+                70020,
+                "The provided value for the input parameter 'device_code' is not valid. This device \
+                 code has expired. Start the sign-in again."
+                    .to_owned(),
+            ),
+            E::AccessDenied => (
+                StatusCode::BAD_REQUEST,
+                "access_denied",
+                65004,
+                "The user declined the sign-in on the device login page.".to_owned(),
             ),
             E::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -212,6 +294,16 @@ mod tests {
             DirectoryError::TenantNotFound("t".into()),
             DirectoryError::InvalidCredentials,
             DirectoryError::UserDisabled,
+            DirectoryError::InvalidGrant {
+                parameter: "refresh_token",
+            },
+            DirectoryError::RefreshTokenExpired,
+            DirectoryError::RefreshTokenRevoked,
+            DirectoryError::RefreshTokenReplayed,
+            DirectoryError::AuthorizationPending,
+            DirectoryError::SlowDown { interval: 10 },
+            DirectoryError::ExpiredToken,
+            DirectoryError::AccessDenied,
             DirectoryError::Internal,
         ] {
             let entry = e.entry();

@@ -1,5 +1,6 @@
 //! The directory: an Entra-ID-compatible identity provider, served under
-//! `/{tenant}/…` (acr-auth.md §5, clients.md "The directory").
+//! `/{tenant}/…` (acr-auth.md §5, clients.md "The directory"), plus the
+//! Graph-shaped users and groups API under `/v1.0/…`.
 //!
 //! Routes (the route table of this surface):
 //!
@@ -9,22 +10,36 @@
 //! | GET  | `/{tenant}/discovery/v2.0/keys` (and v1 `/discovery/keys`) | [`discovery`] |
 //! | GET  | `/{tenant}/userrealm/{username}` (MSAL's realm probe) | [`discovery`] |
 //! | POST | `/{tenant}/oauth2/v2.0/token` | [`token`] → one module per grant |
+//! | POST | `/{tenant}/oauth2/v2.0/devicecode` | [`device`] |
+//! | POST | `/{tenant}/oauth2/v2.0/logout` (revokes a refresh token) | [`sessions`] |
+//! | GET, POST | `/devicelogin` (the device sign-in page) | [`device`] |
+//! | … | `/v1.0/users…`, `/v1.0/groups…` | [`graph`] (its own table) |
 //!
 //! `{tenant}` is a tenant id, a tenant's domain, or `organizations`/`common`
 //! (the tenant is then the signing-in user's). Grants served: `password`
-//! ([`password`]) for directory users and first-party public clients.
-//! Refresh tokens, device code and groups are issue #3; client credentials
-//! are issue #4 — each arrives as one more grant module.
+//! ([`password`]), `refresh_token` ([`refresh`]) and
+//! `urn:ietf:params:oauth:grant-type:device_code` ([`device`]), for
+//! directory users through public clients ([`client`]); client credentials
+//! are issue #4. Tokens for a user are minted in one place ([`issue`]);
+//! refresh tokens are opaque, stored hashed and rotate on use
+//! ([`sessions`]). Signing keys and their rotation: [`keys`].
 //!
-//! Calls go one way: handlers → `MetaStore` (tenants, users) →
-//! `acrylic_identity::password` (verify) → `acrylic_tokens::KeyRing`
-//! (mint). Other surfaces use [`is_arm_audience`] and [`v1_issuer`] to
-//! accept what this directory issues.
+//! Calls go one way: handlers → `MetaStore` (tenants, users, sessions,
+//! groups) → `acrylic_identity` (password verify, opaque secrets) →
+//! `acrylic_tokens::KeyRing` (mint). Other surfaces use
+//! [`is_arm_audience`], [`v1_issuer`] and [`sessions::revoke_user`] to
+//! accept and revoke what this directory issues.
 
+pub mod client;
+pub mod device;
 mod discovery;
 mod error;
+pub mod graph;
+mod issue;
 pub mod keys;
 mod password;
+mod refresh;
+pub mod sessions;
 mod token;
 
 use acrylic_model::TenantId;
@@ -33,28 +48,13 @@ use axum::Router;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 
+pub use client::{
+    ACRYLIC_CLI_CLIENT_ID, AZURE_CLI_CLIENT_ID, AZURE_POWERSHELL_CLIENT_ID,
+    is_first_party_public_client,
+};
 pub use error::DirectoryError;
 
 use crate::AppState;
-
-/// The client id of acrylic's own CLI, a first-party public client of the
-/// directory (as the Azure CLI's id is of Entra ID).
-pub const ACRYLIC_CLI_CLIENT_ID: &str = "c9bd9f01-d240-4d29-b691-bc7b55eec55f";
-/// Azure CLI (acr-auth.md §5.1; azure-cli-core `auth/constants.py`).
-pub const AZURE_CLI_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
-/// Azure PowerShell (acr-auth.md §5.1).
-pub const AZURE_POWERSHELL_CLIENT_ID: &str = "1950a258-227b-4e31-a9cf-717495945fc2";
-
-/// The public clients allowed to use user grants without a secret.
-pub fn is_first_party_public_client(client_id: &str) -> bool {
-    [
-        ACRYLIC_CLI_CLIENT_ID,
-        AZURE_CLI_CLIENT_ID,
-        AZURE_POWERSHELL_CLIENT_ID,
-    ]
-    .iter()
-    .any(|c| c.eq_ignore_ascii_case(client_id))
-}
 
 /// Lifetime of directory access tokens, in seconds.
 pub const ACCESS_TOKEN_LIFETIME: i64 = 3600;
@@ -67,6 +67,9 @@ pub enum Resource {
     Arm,
     /// ACR's own audience, `https://containerregistry.azure.net`.
     ContainerRegistry,
+    /// Microsoft Graph, `https://graph.microsoft.com` (or its app id):
+    /// this directory's users and groups API ([`graph`]).
+    Graph,
 }
 
 const ARM_RESOURCES: [&str; 2] = [
@@ -74,6 +77,11 @@ const ARM_RESOURCES: [&str; 2] = [
     "https://management.core.windows.net",
 ];
 const ACR_RESOURCE: &str = "https://containerregistry.azure.net";
+/// Graph's resource URI and its well-known application id.
+const GRAPH_RESOURCES: [&str; 2] = [
+    "https://graph.microsoft.com",
+    "00000003-0000-0000-c000-000000000000",
+];
 
 impl Resource {
     /// Which resource an audience / resource URI names; a trailing `/` is
@@ -85,6 +93,8 @@ impl Resource {
             Some(Resource::Arm)
         } else if ACR_RESOURCE.eq_ignore_ascii_case(u) {
             Some(Resource::ContainerRegistry)
+        } else if GRAPH_RESOURCES.iter().any(|r| r.eq_ignore_ascii_case(u)) {
+            Some(Resource::Graph)
         } else {
             None
         }
@@ -96,8 +106,8 @@ pub fn is_arm_audience(aud: &str) -> bool {
     Resource::from_uri(aud) == Some(Resource::Arm)
 }
 
-/// `iss` of v1 access tokens (ARM and ACR audiences), as Entra writes it
-/// (acr-auth.md §5.3).
+/// `iss` of v1 access tokens (ARM, ACR and Graph audiences), as Entra
+/// writes it (acr-auth.md §5.3).
 pub fn v1_issuer(tenant: &TenantId) -> String {
     format!("https://sts.windows.net/{tenant}/")
 }
@@ -117,6 +127,16 @@ pub fn routes() -> Router<AppState> {
         .route("/{tenant}/discovery/keys", get(discovery::keys))
         .route("/{tenant}/userrealm/{username}", get(discovery::user_realm))
         .route("/{tenant}/oauth2/v2.0/token", post(token::token))
+        .route(
+            "/{tenant}/oauth2/v2.0/devicecode",
+            post(device::device_code),
+        )
+        .route("/{tenant}/oauth2/v2.0/logout", post(sessions::logout))
+        .route(
+            device::PAGE_PATH,
+            get(device::page).post(device::page_submit),
+        )
+        .merge(graph::routes())
 }
 
 /// The `{tenant}` path segment.
@@ -154,7 +174,7 @@ impl TenantSegment {
 }
 
 /// `scheme://host[:port]` as the client addressed us, for the absolute
-/// URLs of the discovery document.
+/// URLs of the discovery document and the device flow.
 fn base_url(state: &AppState, headers: &HeaderMap, uri: &axum::http::Uri) -> String {
     let host = headers
         .get(axum::http::header::HOST)
@@ -168,6 +188,16 @@ fn base_url(state: &AppState, headers: &HeaderMap, uri: &axum::http::Uri) -> Str
 fn internal(e: StoreError) -> DirectoryError {
     tracing::error!(error = %e, "directory: metadata store failed");
     DirectoryError::Internal
+}
+
+/// Expired refresh tokens and device codes, removed by the server's
+/// janitor (a used refresh token is kept until it expires, to recognise
+/// replays).
+pub async fn purge_expired(state: &AppState) -> Result<(u64, u64), StoreError> {
+    let now = time::OffsetDateTime::now_utc();
+    let sessions = state.meta.delete_expired_directory_sessions(now).await?;
+    let codes = state.meta.delete_expired_device_codes(now).await?;
+    Ok((sessions, codes))
 }
 
 #[cfg(test)]
@@ -185,7 +215,13 @@ mod tests {
                 "https://containerregistry.azure.net",
                 Some(Resource::ContainerRegistry),
             ),
-            ("https://graph.microsoft.com", None),
+            ("https://graph.microsoft.com", Some(Resource::Graph)),
+            ("https://graph.microsoft.com/", Some(Resource::Graph)),
+            (
+                "00000003-0000-0000-c000-000000000000",
+                Some(Resource::Graph),
+            ),
+            ("https://vault.azure.net", None),
             ("https://management.azure.com.evil", None),
             ("", None),
         ] {
@@ -193,6 +229,7 @@ mod tests {
         }
         assert!(is_arm_audience("https://management.core.windows.net/"));
         assert!(!is_arm_audience("https://containerregistry.azure.net"));
+        assert!(!is_arm_audience("https://graph.microsoft.com"));
     }
 
     #[test]
@@ -205,17 +242,5 @@ mod tests {
             TenantSegment::parse("Acrylic.Local"),
             TenantSegment::Domain("acrylic.local".into())
         );
-    }
-
-    #[test]
-    fn first_party_clients() {
-        assert!(is_first_party_public_client(ACRYLIC_CLI_CLIENT_ID));
-        assert!(is_first_party_public_client(
-            &AZURE_CLI_CLIENT_ID.to_uppercase()
-        ));
-        assert!(is_first_party_public_client(AZURE_POWERSHELL_CLIENT_ID));
-        assert!(!is_first_party_public_client(
-            "00000000-0000-0000-0000-000000000000"
-        ));
     }
 }

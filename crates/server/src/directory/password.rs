@@ -1,28 +1,26 @@
 //! The resource-owner password grant (`grant_type=password`, acr-auth.md
 //! §5.1): a directory user signs in with UPN and password through a
-//! first-party public client, for one resource.
+//! public client, for one resource.
 //!
-//! Order, chosen so a guesser learns nothing: client and scope checks
-//! (public facts) → tenant → user lookup → slow password verify (also run,
-//! against a decoy hash, when the user is unknown or in another tenant, so
-//! timing does not tell) → only then "disabled". One error (AADSTS50126)
-//! covers unknown user, wrong tenant and wrong password.
+//! [`authenticate`] is also what the device sign-in page checks. Order,
+//! chosen so a guesser learns nothing: client and scope checks → tenant →
+//! user lookup → slow password verify (also run, against a decoy hash,
+//! when the user is unknown or in another tenant, so timing does not tell)
+//! → only then "disabled". One error (AADSTS50126) covers unknown user,
+//! wrong tenant and wrong password.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
+use acrylic_model::TenantId;
 use acrylic_store::{AuditRecord, Tenant, User};
-use acrylic_tokens::DirectoryClaims;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::OffsetDateTime;
 
+use super::issue::user_tokens;
+use super::sessions::Family;
 use super::token::{RequestedScope, TokenResponse, required};
-use super::{
-    ACCESS_TOKEN_LIFETIME, DirectoryError, TenantSegment, internal, is_first_party_public_client,
-    keys, v1_issuer, v2_issuer,
-};
+use super::{DirectoryError, TenantSegment, client, internal};
 use crate::AppState;
 
 /// A parsed password-grant request.
@@ -52,12 +50,6 @@ impl Request {
         let username = required(form, "username")?;
         let password = required(form, "password")?;
         let scope = RequestedScope::parse(&required(form, "scope")?, tenant)?;
-        if !is_first_party_public_client(&client_id) {
-            return Err(DirectoryError::UnknownClient {
-                client_id,
-                tenant: tenant.to_owned(),
-            });
-        }
         Ok(Request {
             client_id,
             username,
@@ -73,18 +65,63 @@ pub(in crate::directory) async fn grant(
     raw_tenant: &str,
     base: &str,
     req: Request,
-    client: Option<SocketAddr>,
+    addr: Option<SocketAddr>,
 ) -> Result<TokenResponse, DirectoryError> {
     let tenant: Option<Tenant> = segment.resolve(state, raw_tenant).await?;
+    let app = client::require_public(
+        state,
+        tenant.as_ref().map(|t| &t.id),
+        raw_tenant,
+        &req.client_id,
+    )
+    .await?;
+    let user = authenticate(
+        state,
+        tenant.as_ref().map(|t| &t.id),
+        &req.username,
+        &req.password,
+        addr,
+    )
+    .await?;
+    let response = user_tokens(
+        state,
+        &user,
+        &app,
+        &req.scope,
+        raw_tenant,
+        base,
+        Family::New,
+    )
+    .await?;
+    audit(
+        state,
+        &user.upn,
+        "granted",
+        addr,
+        &format!("token for {}", req.scope.resource),
+    )
+    .await;
+    Ok(response)
+}
+
+/// Checks a user's password, within `tenant` when one is named (else any
+/// tenant: `organizations`/`common`). Failures are audited.
+pub(in crate::directory) async fn authenticate(
+    state: &AppState,
+    tenant: Option<&TenantId>,
+    username: &str,
+    password: &str,
+    addr: Option<SocketAddr>,
+) -> Result<User, DirectoryError> {
     let user = state
         .meta
-        .find_user_by_upn(&req.username)
+        .find_user_by_upn(username)
         .await
         .map_err(internal)?;
-    let user = user.filter(|u| tenant.as_ref().is_none_or(|t| t.id == u.tenant_id));
+    let user = user.filter(|u| tenant.is_none_or(|t| *t == u.tenant_id));
 
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let password = req.password.clone();
+    let password = password.to_owned();
     let verified = tokio::task::spawn_blocking(move || {
         let hash = stored.as_deref().unwrap_or_else(|| decoy_hash());
         acrylic_identity::password::verify(&password, hash)
@@ -100,9 +137,9 @@ pub(in crate::directory) async fn grant(
         _ => {
             audit(
                 state,
-                &req.username,
+                username,
                 "failed",
-                client,
+                addr,
                 "invalid username or password",
             )
             .await;
@@ -114,99 +151,13 @@ pub(in crate::directory) async fn grant(
             state,
             &user.upn,
             "denied",
-            client,
+            addr,
             "the user account is disabled",
         )
         .await;
         return Err(DirectoryError::UserDisabled);
     }
-
-    let response = issue(state, &user, &req, raw_tenant, base).await?;
-    audit(
-        state,
-        &user.upn,
-        "granted",
-        client,
-        &format!("token for {}", req.scope.resource),
-    )
-    .await;
-    Ok(response)
-}
-
-/// Mints the access token (v1, for the resource) and the id token (v2,
-/// for the client).
-async fn issue(
-    state: &AppState,
-    user: &User,
-    req: &Request,
-    raw_tenant: &str,
-    base: &str,
-) -> Result<TokenResponse, DirectoryError> {
-    keys::ensure(state, &user.tenant_id).await.map_err(|e| {
-        tracing::error!(error = %e, tenant = %user.tenant_id, "directory keys unavailable");
-        DirectoryError::Internal
-    })?;
-    let now = OffsetDateTime::now_utc().unix_timestamp();
-    let exp = now + ACCESS_TOKEN_LIFETIME;
-    let access = DirectoryClaims {
-        aud: req.scope.resource.clone(),
-        iss: v1_issuer(&user.tenant_id),
-        iat: now,
-        nbf: now,
-        exp,
-        tid: user.tenant_id,
-        oid: user.id,
-        sub: user.id.to_string(),
-        upn: Some(user.upn.clone()),
-        name: Some(user.display_name.clone()),
-        idtyp: "user".into(),
-        scp: Some("user_impersonation".into()),
-        appid: Some(req.client_id.to_ascii_lowercase()),
-        ver: "1.0".into(),
-    };
-    // The id token's issuer names the tenant the client asked (MSAL does
-    // not validate it); a multi-tenant segment gets the user's tenant.
-    let issuer_tenant = match TenantSegment::parse(raw_tenant) {
-        TenantSegment::Any => user.tenant_id.to_string(),
-        _ => raw_tenant.to_owned(),
-    };
-    let id = DirectoryClaims {
-        aud: req.client_id.to_ascii_lowercase(),
-        iss: v2_issuer(base, &issuer_tenant),
-        idtyp: "user".into(),
-        scp: None,
-        appid: None,
-        ver: "2.0".into(),
-        ..access.clone()
-    };
-    let mint_err = |e: acrylic_tokens::TokenError| {
-        tracing::error!(error = %e, "minting a directory token failed");
-        DirectoryError::Internal
-    };
-    let access_token = state.keys.mint_directory(&access).map_err(mint_err)?;
-    let id_token = state.keys.mint_directory(&id).map_err(mint_err)?;
-    let client_info = URL_SAFE_NO_PAD.encode(
-        serde_json::json!({"uid": user.id.to_string(), "utid": user.tenant_id.to_string()})
-            .to_string(),
-    );
-    // No refresh token until issue #3, so `offline_access` is not granted.
-    let scope = req
-        .scope
-        .scopes
-        .iter()
-        .filter(|s| !s.eq_ignore_ascii_case("offline_access"))
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(" ");
-    Ok(TokenResponse {
-        token_type: "Bearer",
-        scope,
-        expires_in: ACCESS_TOKEN_LIFETIME,
-        ext_expires_in: ACCESS_TOKEN_LIFETIME,
-        access_token,
-        id_token,
-        client_info,
-    })
+    Ok(user)
 }
 
 /// A hash of a random password nobody knows, verified against when the
@@ -221,7 +172,7 @@ fn decoy_hash() -> &'static str {
 
 /// Sign-ins are audited (no registry); a failure to record is logged, not
 /// fatal to the sign-in.
-async fn audit(
+pub(in crate::directory) async fn audit(
     state: &AppState,
     upn: &str,
     decision: &str,

@@ -2,6 +2,9 @@
 //! into a typed [`TokenRequest`] once, then hand it to its grant's module.
 //! Adding a grant means adding a variant here, so a grant without a
 //! handler does not compile.
+//!
+//! The grant names: `password`, `refresh_token`,
+//! `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -12,7 +15,7 @@ use axum::response::Response;
 use serde::Serialize;
 
 use super::error::json_response;
-use super::{DirectoryError, Resource, TenantSegment, base_url, password};
+use super::{DirectoryError, Resource, TenantSegment, base_url, device, password, refresh};
 use crate::AppState;
 
 /// The grants a client may ask for, as parsed from the form.
@@ -21,10 +24,14 @@ pub(super) enum TokenRequest {
     /// Resource-owner password credentials (ROPC): `az login -u -p`,
     /// UsernamePasswordCredential, `acrylic login`.
     Password(password::Request),
-    /// A grant this directory does not serve yet: `refresh_token`,
-    /// `urn:ietf:params:oauth:grant-type:device_code` and
-    /// `authorization_code` arrive with issue #3, `client_credentials`
-    /// with issue #4.
+    /// MSAL's silent refresh: a directory refresh token, rotated on use.
+    Refresh(refresh::Request),
+    /// Polling for a device authorization grant (`az login
+    /// --use-device-code`, DeviceCodeCredential).
+    DeviceCode(device::PollRequest),
+    /// A grant this directory does not serve: `client_credentials` arrives
+    /// with issue #4; `authorization_code` needs a browser sign-in page
+    /// acrylic does not have.
     Unsupported(String),
 }
 
@@ -41,6 +48,9 @@ pub(super) struct RequestedScope {
 
 /// Token requests are small forms; anything larger is not one.
 const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// The device-code grant type (RFC 8628 §3.4).
+pub(super) const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "offline_access", "email"];
 
@@ -80,6 +90,13 @@ impl RequestedScope {
             scopes,
         })
     }
+
+    /// Whether the client asked for a refresh token.
+    pub fn offline_access(&self) -> bool {
+        self.scopes
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case("offline_access"))
+    }
 }
 
 /// A form field, or AADSTS900144 naming it.
@@ -98,6 +115,8 @@ impl TokenRequest {
         let grant = required(form, "grant_type")?;
         match grant.as_str() {
             "password" => password::Request::parse(form, tenant).map(TokenRequest::Password),
+            "refresh_token" => refresh::Request::parse(form, tenant).map(TokenRequest::Refresh),
+            DEVICE_CODE_GRANT => device::PollRequest::parse(form).map(TokenRequest::DeviceCode),
             _ => Ok(TokenRequest::Unsupported(grant)),
         }
     }
@@ -111,10 +130,29 @@ pub(super) struct TokenResponse {
     pub expires_in: i64,
     pub ext_expires_in: i64,
     pub access_token: String,
+    /// Opaque; rotates on every use (`offline_access`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     pub id_token: String,
     /// base64url JSON `{"uid": oid, "utid": tid}`; MSAL builds the
     /// account's home id from it.
     pub client_info: String,
+}
+
+/// Reads a form body ourselves rather than by an extractor, so an
+/// oversized or broken body still gets a Microsoft-shaped error. A
+/// repeated field keeps its first value.
+pub(super) async fn read_form(request: Request) -> Result<HashMap<String, String>, DirectoryError> {
+    let body = axum::body::to_bytes(request.into_body(), MAX_FORM_BYTES)
+        .await
+        .map_err(|_| DirectoryError::MalformedBody)?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(&body).map_err(|_| DirectoryError::MalformedBody)?;
+    let mut form = HashMap::new();
+    for (k, v) in pairs {
+        form.entry(k).or_insert(v);
+    }
+    Ok(form)
 }
 
 pub async fn token(
@@ -122,28 +160,22 @@ pub async fn token(
     Path(tenant): Path<String>,
     request: Request,
 ) -> Result<Response, DirectoryError> {
-    let (parts, body) = request.into_parts();
-    // Read here rather than by an extractor, so an oversized or broken
-    // body still gets a Microsoft-shaped error.
-    let body = axum::body::to_bytes(body, MAX_FORM_BYTES)
-        .await
-        .map_err(|_| DirectoryError::MalformedBody)?;
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_bytes(&body).map_err(|_| DirectoryError::MalformedBody)?;
-    // A repeated field keeps its first value.
-    let mut form = HashMap::new();
-    for (k, v) in pairs {
-        form.entry(k).or_insert(v);
-    }
-    let client = parts
-        .extensions
+    let client = request
+        .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
+    let base = base_url(&state, request.headers(), request.uri());
+    let form = read_form(request).await?;
     let segment = TenantSegment::parse(&tenant);
-    let base = base_url(&state, &parts.headers, &parts.uri);
     let response = match TokenRequest::parse(&form, &tenant)? {
         TokenRequest::Password(req) => {
             password::grant(&state, &segment, &tenant, &base, req, client).await?
+        }
+        TokenRequest::Refresh(req) => {
+            refresh::grant(&state, &segment, &tenant, &base, req, client).await?
+        }
+        TokenRequest::DeviceCode(req) => {
+            device::grant(&state, &segment, &tenant, &base, req, client).await?
         }
         TokenRequest::Unsupported(g) => return Err(DirectoryError::UnsupportedGrant(g)),
     };
@@ -186,8 +218,12 @@ mod tests {
             );
         }
         assert!(matches!(
-            RequestedScope::parse("https://graph.microsoft.com/.default", "t"),
+            RequestedScope::parse("https://vault.azure.net/.default", "t"),
             Err(DirectoryError::UnknownResource { .. })
         ));
+        let graph =
+            RequestedScope::parse("https://graph.microsoft.com//.default offline_access", "t")
+                .map(|s| (s.kind, s.offline_access()));
+        assert!(matches!(graph, Ok((Resource::Graph, true))));
     }
 }

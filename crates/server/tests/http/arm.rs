@@ -369,7 +369,7 @@ async fn password_sign_in_failures_speak_aadsts() {
             ACRYLIC_CLI_CLIENT_ID,
             &b.username,
             &b.password,
-            "https://graph.microsoft.com/.default",
+            "https://vault.azure.net/.default",
         )
         .await,
         "invalid_resource",

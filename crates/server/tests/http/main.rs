@@ -2,7 +2,11 @@
 //! 127.0.0.1:0 with its own data directory (one test binary for the crate,
 //! to keep link time down on two cores).
 
+mod acr_v1;
 mod arm;
+mod directory;
+mod exchange;
 mod oci;
+mod rbac;
 mod serve;
 mod token;

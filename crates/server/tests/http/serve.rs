@@ -147,7 +147,9 @@ async fn bootstrap_happens_once_and_survives_restarts() {
         &owner.password_hash
     ));
     let assignments = meta.list_role_assignments_for(&[owner.id]).await.unwrap();
-    assert_eq!(assignments.len(), 1);
+    // Owner on the subscription, and (issue #3) Global Administrator of the
+    // directory at `/` — each exactly once after the restart.
+    assert_eq!(assignments.len(), 2);
     assert_eq!(
         assignments[0].role_definition_id,
         acrylic_authz::roles::OWNER
@@ -156,6 +158,11 @@ async fn bootstrap_happens_once_and_survives_restarts() {
         assignments[0].scope,
         acrylic_model::ArmScope::subscription(&b1.subscription)
     );
+    assert_eq!(
+        assignments[1].role_definition_id,
+        acrylic_authz::roles::GLOBAL_ADMINISTRATOR
+    );
+    assert_eq!(assignments[1].scope, acrylic_model::ArmScope::root());
     // The new port is reflected in the stored login server and the file.
     let reg = meta.find_registry(&b1.registry_id).await.unwrap().unwrap();
     assert_eq!(
@@ -167,7 +174,10 @@ async fn bootstrap_happens_once_and_survives_restarts() {
     assert_eq!(json["password"], password.as_str());
     // So is the CLI profile, which still belongs to this server.
     let p: serde_json::Value = serde_json::from_slice(&std::fs::read(&profile).unwrap()).unwrap();
-    assert_eq!(p["serverUrl"], format!("http://localhost:{}", second.addr.port()));
+    assert_eq!(
+        p["serverUrl"],
+        format!("http://localhost:{}", second.addr.port())
+    );
     second.stop().await.unwrap();
 }
 

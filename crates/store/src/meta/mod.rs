@@ -235,6 +235,106 @@ pub struct Page {
     pub n: Option<u32>,
 }
 
+/// ACR's changeable attributes of a repository, tag or manifest
+/// (`changeableAttributes` in `/acr/v1/…`). Everything is enabled until
+/// someone changes it; what each flag refuses is the registry crate's rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeableAttributes {
+    pub delete_enabled: bool,
+    pub write_enabled: bool,
+    pub read_enabled: bool,
+    pub list_enabled: bool,
+}
+
+impl Default for ChangeableAttributes {
+    fn default() -> Self {
+        Self {
+            delete_enabled: true,
+            write_enabled: true,
+            read_enabled: true,
+            list_enabled: true,
+        }
+    }
+}
+
+/// Whose attributes: a repository, one of its tags or one of its manifests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttributeTarget<'a> {
+    Repository,
+    Tag(&'a Tag),
+    Manifest(&'a Digest),
+}
+
+/// A repository with its attributes and how much it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryDetail {
+    pub record: RepositoryRecord,
+    pub attributes: ChangeableAttributes,
+    pub manifest_count: u64,
+    pub tag_count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagDetail {
+    pub record: TagRecord,
+    pub attributes: ChangeableAttributes,
+}
+
+/// What an image manifest's config says, as ACR reports it per manifest.
+/// All `None` for an index, or for an artifact whose config is not an
+/// image config.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ManifestConfig {
+    /// The config descriptor's `mediaType`.
+    pub media_type: Option<String>,
+    pub architecture: Option<String>,
+    pub os: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestDetail {
+    pub record: ManifestRecord,
+    pub config: ManifestConfig,
+    pub attributes: ChangeableAttributes,
+    /// The last change to the manifest's attributes, else its push time.
+    pub updated_at: OffsetDateTime,
+}
+
+/// The order of a metadata listing (`/acr/v1` `orderby`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ListOrder {
+    /// Lexical by tag name, or by digest for manifests.
+    #[default]
+    Name,
+    /// Most recently updated first; ties by name (digest), descending.
+    TimeDesc,
+    /// Least recently updated first; ties by name (digest), ascending.
+    TimeAsc,
+}
+
+/// A page of tags. `page.last` names the last tag of the previous page in
+/// every order; under a time order, a `last` that no longer exists ends the
+/// listing (its place in the order is gone).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TagQuery {
+    pub page: Page,
+    pub order: ListOrder,
+    /// Only tags pointing at this manifest.
+    pub digest: Option<Digest>,
+    /// Leave out tags whose `list_enabled` is false.
+    pub listed_only: bool,
+}
+
+/// A page of manifests; `page.last` is the last digest of the previous
+/// page, with the same rule as [`TagQuery`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ManifestQuery {
+    pub page: Page,
+    pub order: ListOrder,
+    /// Leave out manifests whose `list_enabled` is false.
+    pub listed_only: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRecord {
     /// UUIDv7: sortable by time.
@@ -263,6 +363,128 @@ pub struct AuditFilter {
     /// Newest first; at most this many (default 100).
     pub limit: Option<u32>,
 }
+
+// -- directory sessions, groups (#3) --
+
+/// A directory refresh token (MSAL `offline_access`), kept as the SHA-256
+/// of the value the client holds. Every use rotates it: the used row stays
+/// (with `used_at`) until it expires, so a replay is recognised and kills
+/// its whole family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectorySession {
+    /// Lowercase hex SHA-256 of the refresh token.
+    pub token_hash: String,
+    /// One sign-in and every token rotated from it.
+    pub family_id: uuid::Uuid,
+    pub user_id: ObjectId,
+    pub tenant_id: TenantId,
+    /// The client the token was issued to; only it may redeem it.
+    pub client_id: String,
+    /// The scopes of the sign-in (space-separated), for a refresh that
+    /// names none.
+    pub scope: String,
+    /// When the family's sign-in happened (compared with
+    /// `User::sessions_valid_after`).
+    pub auth_time: OffsetDateTime,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    /// Set when the token was redeemed (rotated).
+    pub used_at: Option<OffsetDateTime>,
+}
+
+/// Where a device authorization grant (RFC 8628) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceCodeStatus {
+    Pending,
+    Approved,
+    Denied,
+}
+
+impl DeviceCodeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Denied => "denied",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "approved" => Some(Self::Approved),
+            "denied" => Some(Self::Denied),
+            _ => None,
+        }
+    }
+}
+
+/// A device authorization grant: the device polls with `device_code`, the
+/// user types `user_code` on the sign-in page. Both are kept hashed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCode {
+    /// Lowercase hex SHA-256 of the device code.
+    pub device_code_hash: String,
+    /// Lowercase hex SHA-256 of the normalised user code; unique.
+    pub user_code_hash: String,
+    pub client_id: String,
+    /// `None` when requested under `organizations`/`common`.
+    pub tenant_id: Option<TenantId>,
+    /// The requested scopes (space-separated).
+    pub scope: String,
+    pub status: DeviceCodeStatus,
+    /// The user who approved or denied it.
+    pub user_id: Option<ObjectId>,
+    /// Minimum seconds between polls (grows on `slow_down`).
+    pub interval_secs: u32,
+    pub last_polled_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// A security group of a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub id: ObjectId,
+    pub tenant_id: TenantId,
+    pub display_name: String,
+    pub mail_nickname: String,
+    pub description: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+/// A direct member of a group: a user, a group or a service principal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMember {
+    pub group_id: ObjectId,
+    pub member_id: ObjectId,
+    pub member_type: PrincipalType,
+    pub created_at: OffsetDateTime,
+}
+
+// -- end of directory sessions, groups --
+
+// -- role definitions (#3) --
+
+/// A custom role definition (ARM `Microsoft.Authorization/roleDefinitions`
+/// with `type: CustomRole`). Built-in roles live in `acrylic-authz` and are
+/// never stored. Role names are unique within a tenant, compared
+/// case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleDefinitionRecord {
+    pub id: uuid::Uuid,
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub description: String,
+    pub actions: Vec<String>,
+    pub not_actions: Vec<String>,
+    pub data_actions: Vec<String>,
+    pub not_data_actions: Vec<String>,
+    pub assignable_scopes: Vec<ArmScope>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+// -- end of role definitions --
 
 /// Everything acrylic keeps besides blob bytes. Implementations must be
 /// safe to share between replicas: no state that matters lives in memory.
@@ -419,6 +641,79 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Deletes a repository with its manifests, tags and links.
     async fn delete_repository(&self, reg: &RegistryId, repo: &RepositoryName) -> Result<bool>;
 
+    // -- ACR metadata: changeable attributes and detailed listings --
+    /// The attributes of a repository, tag or manifest, if it exists.
+    async fn find_attributes(
+        &self,
+        reg: &RegistryId,
+        repo: &RepositoryName,
+        target: AttributeTarget<'_>,
+    ) -> Result<Option<ChangeableAttributes>>;
+    /// Replaces the attributes and stamps the object's update time with
+    /// `at`; false when it does not exist.
+    async fn set_attributes(
+        &self,
+        reg: &RegistryId,
+        repo: &RepositoryName,
+        target: AttributeTarget<'_>,
+        attributes: &ChangeableAttributes,
+        at: OffsetDateTime,
+    ) -> Result<bool>;
+    async fn find_repository_detail(
+        &self,
+        reg: &RegistryId,
+        repo: &RepositoryName,
+    ) -> Result<Option<RepositoryDetail>>;
+    /// Repository names in lexical order, leaving out those whose
+    /// `list_enabled` is false.
+    async fn list_listed_repositories(
+        &self,
+        reg: &RegistryId,
+        page: &Page,
+    ) -> Result<Vec<RepositoryName>>;
+    async fn find_tag_detail(
+        &self,
+        reg: &RegistryId,
+        repo: &RepositoryName,
+        tag: &Tag,
+    ) -> Result<Option<TagDetail>>;
+    async fn list_tag_details(
+        &self,
+        reg: &RegistryId,
+        repo: &RepositoryName,
+        query: &TagQuery,
+    ) -> Result<Vec<TagDetail>>;
+    async fn find_manifest_detail(
+        &self,
+        reg: &RegistryId,
+        repo: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Option<ManifestDetail>>;
+    async fn list_manifest_details(
+        &self,
+        reg: &RegistryId,
+        repo: &RepositoryName,
+        query: &ManifestQuery,
+    ) -> Result<Vec<ManifestDetail>>;
+    /// The tags pointing at any of `digests` (one query for a page of
+    /// manifests), by name; only listed ones if `listed_only`.
+    async fn tags_of_manifests(
+        &self,
+        reg: &RegistryId,
+        repo: &RepositoryName,
+        digests: &[Digest],
+        listed_only: bool,
+    ) -> Result<Vec<TagRecord>>;
+    /// Records what a pushed image manifest's config says; false when the
+    /// manifest does not exist.
+    async fn set_manifest_config(
+        &self,
+        reg: &RegistryId,
+        repo: &RepositoryName,
+        digest: &Digest,
+        config: &ManifestConfig,
+    ) -> Result<bool>;
+
     // -- uploads --
     async fn create_upload(&self, u: &UploadRecord) -> Result<()>;
     async fn find_upload(&self, id: &UploadId) -> Result<Option<UploadRecord>>;
@@ -430,4 +725,112 @@ pub trait MetaStore: Send + Sync + 'static {
     // -- audit --
     async fn append_audit(&self, r: &AuditRecord) -> Result<()>;
     async fn list_audit(&self, f: &AuditFilter) -> Result<Vec<AuditRecord>>;
+
+    // -- token exchange (exchange, #3) --
+    /// A registry's `policies.azureADAuthenticationAsArmPolicy` (acr-auth.md
+    /// §2.1): `true` (enabled, the default) when `/oauth2/exchange` accepts
+    /// directory tokens with an ARM audience; `None` when the registry does
+    /// not exist.
+    async fn find_aad_auth_as_arm_policy(&self, reg: &RegistryId) -> Result<Option<bool>>;
+    /// Sets that policy (ARM PATCH `properties.policies`); `NotFound` when
+    /// the registry does not exist.
+    async fn set_aad_auth_as_arm_policy(&self, reg: &RegistryId, enabled: bool) -> Result<()>;
+
+    // -- directory sessions, groups (#3) --
+    /// `Conflict` if the hash is taken (a random token never repeats).
+    async fn insert_directory_session(&self, s: &DirectorySession) -> Result<()>;
+    async fn find_directory_session(&self, token_hash: &str) -> Result<Option<DirectorySession>>;
+    /// Marks the session used at `at` if it was unused; returns whether
+    /// this call did (of two racing redemptions exactly one wins).
+    async fn mark_directory_session_used(
+        &self,
+        token_hash: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool>;
+    /// Deletes every token of a family; returns how many.
+    async fn delete_directory_session_family(&self, family: &uuid::Uuid) -> Result<u64>;
+    /// Deletes every token of a user (sign-out everywhere, disable, delete).
+    async fn delete_directory_sessions_of_user(&self, user: &ObjectId) -> Result<u64>;
+    /// Deletes tokens that expired before `before`.
+    async fn delete_expired_directory_sessions(&self, before: OffsetDateTime) -> Result<u64>;
+
+    /// `Conflict` if the device code or user code is taken.
+    async fn insert_device_code(&self, d: &DeviceCode) -> Result<()>;
+    async fn find_device_code(&self, device_code_hash: &str) -> Result<Option<DeviceCode>>;
+    async fn find_device_code_by_user_code(
+        &self,
+        user_code_hash: &str,
+    ) -> Result<Option<DeviceCode>>;
+    /// Records a poll at `at` and the interval from now on; false when the
+    /// code does not exist.
+    async fn record_device_code_poll(
+        &self,
+        device_code_hash: &str,
+        at: OffsetDateTime,
+        interval_secs: u32,
+    ) -> Result<bool>;
+    /// Approves or denies a pending, unexpired code (as of `at`) on behalf
+    /// of `user`; false when it is not pending or has expired.
+    async fn decide_device_code(
+        &self,
+        device_code_hash: &str,
+        approved: bool,
+        user: &ObjectId,
+        at: OffsetDateTime,
+    ) -> Result<bool>;
+    /// Deletes an approved code; returns whether this call did (a code is
+    /// redeemed once).
+    async fn redeem_device_code(&self, device_code_hash: &str) -> Result<bool>;
+    async fn delete_expired_device_codes(&self, before: OffsetDateTime) -> Result<u64>;
+
+    /// `Conflict` if the id is taken.
+    async fn create_group(&self, g: &Group) -> Result<()>;
+    async fn find_group(&self, id: &ObjectId) -> Result<Option<Group>>;
+    /// The tenant's groups by display name (case-insensitive), then id.
+    async fn list_groups(&self, tenant: &TenantId) -> Result<Vec<Group>>;
+    /// Deletes a group with its member list and its own memberships in
+    /// other groups.
+    async fn delete_group(&self, id: &ObjectId) -> Result<bool>;
+    /// Adds a direct member; false if it already is one; `NotFound` when
+    /// the group does not exist.
+    async fn add_group_member(&self, m: &GroupMember) -> Result<bool>;
+    async fn remove_group_member(&self, group: &ObjectId, member: &ObjectId) -> Result<bool>;
+    /// Direct members, in the order they were added.
+    async fn list_group_members(&self, group: &ObjectId) -> Result<Vec<GroupMember>>;
+    /// The groups `member` is a DIRECT member of (callers compute
+    /// transitive membership, guarding against cycles).
+    async fn list_groups_of(&self, member: &ObjectId) -> Result<Vec<ObjectId>>;
+    /// Removes an object from every group (it was deleted); returns how
+    /// many memberships went.
+    async fn remove_from_all_groups(&self, member: &ObjectId) -> Result<u64>;
+    /// Drops a signing key: tokens it signed stop verifying (the last step
+    /// of a rotation).
+    async fn delete_signing_key(&self, kid: &str) -> Result<bool>;
+
+    // -- role definitions (#3) --
+    /// `Conflict` when the id is taken or the tenant already has a role of
+    /// that name (case-insensitively).
+    async fn create_role_definition(&self, d: &RoleDefinitionRecord) -> Result<()>;
+    /// Replaces name, description, permissions, assignable scopes and
+    /// `updated_at`; `NotFound` when absent, `Conflict` when another role
+    /// of the tenant has the new name.
+    async fn update_role_definition(&self, d: &RoleDefinitionRecord) -> Result<()>;
+    async fn find_role_definition(&self, id: &uuid::Uuid) -> Result<Option<RoleDefinitionRecord>>;
+    /// By name within a tenant, case-insensitively.
+    async fn find_role_definition_by_name(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+    ) -> Result<Option<RoleDefinitionRecord>>;
+    /// The tenant's custom roles, by name.
+    async fn list_role_definitions(&self, tenant: &TenantId) -> Result<Vec<RoleDefinitionRecord>>;
+    async fn delete_role_definition(&self, id: &uuid::Uuid) -> Result<bool>;
+    async fn find_role_assignment(&self, id: &uuid::Uuid) -> Result<Option<RoleAssignment>>;
+    /// Assignments whose scope is exactly one of `scopes` (compared
+    /// case-insensitively): a scope and its ancestors give ARM's
+    /// `atScope()`.
+    async fn list_role_assignments_at(&self, scopes: &[ArmScope]) -> Result<Vec<RoleAssignment>>;
+    /// Assignments of one role definition (a role in use is not deleted).
+    async fn list_role_assignments_of_role(&self, role: &uuid::Uuid)
+    -> Result<Vec<RoleAssignment>>;
 }

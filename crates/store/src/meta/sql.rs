@@ -5,8 +5,8 @@
 //! `migrations/postgres`) with the same tables and columns; the queries here
 //! are the common subset both understand. `Any` binds only bools, integers,
 //! floats, text and bytes, so times are epoch milliseconds, booleans are
-//! 0/1 and ids are text. Every statement is a `&'static str`; the one place
-//! that builds SQL (an `IN` list of placeholders) says so.
+//! 0/1 and ids are text. Every statement is a `&'static str`; the two places
+//! that build SQL (`IN` lists of placeholders) say so.
 //!
 //! Case-insensitive keys (UPN, tenant domain, resource group, ARM scope) are
 //! kept in a lowercased `*_lower` column beside the value as given.
@@ -23,10 +23,17 @@ use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 use time::OffsetDateTime;
 
 use super::{
-    AuditFilter, AuditRecord, ManifestRecord, MetaStore, Page, PrincipalType, Registry,
-    RepositoryRecord, ResourceGroup, Result, RoleAssignment, RoleAssignmentMode, SigningKey,
-    StoreError, Subscription, TagRecord, Tenant, UploadRecord, User,
+    AttributeTarget, AuditFilter, AuditRecord, ChangeableAttributes, ListOrder, ManifestConfig,
+    ManifestDetail, ManifestQuery, ManifestRecord, MetaStore, Page, PrincipalType, Registry,
+    RepositoryDetail, RepositoryRecord, ResourceGroup, Result, RoleAssignment, RoleAssignmentMode,
+    SigningKey, StoreError, Subscription, TagDetail, TagQuery, TagRecord, Tenant, UploadRecord,
+    User,
 };
+
+// The directory's sessions, device codes and groups (#3).
+mod directory;
+// Custom role definitions and role-assignment lookups (#3).
+mod rbac;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -395,11 +402,59 @@ fn audit_row(row: &AnyRow) -> Result<AuditRecord> {
     })
 }
 
+fn attributes_row(row: &AnyRow) -> Result<ChangeableAttributes> {
+    Ok(ChangeableAttributes {
+        delete_enabled: col_bool(row, "delete_enabled")?,
+        write_enabled: col_bool(row, "write_enabled")?,
+        read_enabled: col_bool(row, "read_enabled")?,
+        list_enabled: col_bool(row, "list_enabled")?,
+    })
+}
+
+fn tag_detail_row(row: &AnyRow) -> Result<TagDetail> {
+    Ok(TagDetail {
+        record: tag_row(row)?,
+        attributes: attributes_row(row)?,
+    })
+}
+
+fn manifest_detail_row(row: &AnyRow) -> Result<ManifestDetail> {
+    let record = manifest_row(row)?;
+    Ok(ManifestDetail {
+        updated_at: col_opt_time(row, "manifest_updated_at")?.unwrap_or(record.created_at),
+        config: ManifestConfig {
+            media_type: col_opt_str(row, "config_media_type")?,
+            architecture: col_opt_str(row, "architecture")?,
+            os: col_opt_str(row, "os")?,
+        },
+        attributes: attributes_row(row)?,
+        record,
+    })
+}
+
 fn rows<T>(rows: Vec<AnyRow>, f: impl Fn(&AnyRow) -> Result<T>) -> Result<Vec<T>> {
     rows.iter().map(f).collect()
 }
 
 // ---- statements shared by several methods ---------------------------------
+
+/// The columns of a [`TagDetail`] (tag plus attributes).
+macro_rules! tag_detail_columns {
+    () => {
+        "registry_id, repository, name, digest, created_at, updated_at, \
+         delete_enabled, write_enabled, read_enabled, list_enabled"
+    };
+}
+
+/// The columns of a [`ManifestDetail`]. `manifest_updated_at` is NULL
+/// until the manifest's attributes change.
+macro_rules! manifest_detail_columns {
+    () => {
+        "registry_id, repository, digest, media_type, size, artifact_type, subject, annotations, \
+         created_at, updated_at AS manifest_updated_at, config_media_type, architecture, os, \
+         delete_enabled, write_enabled, read_enabled, list_enabled"
+    };
+}
 
 const UPSERT_REPOSITORY: &str = "INSERT INTO repositories (registry_id, name, created_at, updated_at) \
      VALUES ($1, $2, $3, $3) \
@@ -1309,6 +1364,372 @@ impl MetaStore for SqlMetaStore {
         Ok(done.rows_affected() > 0)
     }
 
+    // -- ACR metadata: changeable attributes and detailed listings --
+
+    async fn find_attributes(
+        &self,
+        reg: &RegistryId,
+        repo: &RepositoryName,
+        target: AttributeTarget<'_>,
+    ) -> Result<Option<ChangeableAttributes>> {
+        let (sql, key) = match target {
+            AttributeTarget::Repository => (
+                "SELECT delete_enabled, write_enabled, read_enabled, list_enabled FROM repositories \
+                 WHERE registry_id = $1 AND name = $2",
+                None,
+            ),
+            AttributeTarget::Tag(tag) => (
+                "SELECT delete_enabled, write_enabled, read_enabled, list_enabled FROM tags \
+                 WHERE registry_id = $1 AND repository = $2 AND name = $3",
+                Some(tag.to_string()),
+            ),
+            AttributeTarget::Manifest(digest) => (
+                "SELECT delete_enabled, write_enabled, read_enabled, list_enabled FROM manifests \
+                 WHERE registry_id = $1 AND repository = $2 AND digest = $3",
+                Some(digest.to_string()),
+            ),
+        };
+        let mut query = sqlx::query(sql).bind(reg.as_str()).bind(repo.as_str());
+        if let Some(key) = key {
+            query = query.bind(key);
+        }
+        query
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_err)?
+            .map(|r| attributes_row(&r))
+            .transpose()
+    }
+
+    async fn set_attributes(
+        &self,
+        reg: &RegistryId,
+        repo: &RepositoryName,
+        target: AttributeTarget<'_>,
+        attributes: &ChangeableAttributes,
+        at: OffsetDateTime,
+    ) -> Result<bool> {
+        let (sql, key) = match target {
+            AttributeTarget::Repository => (
+                "UPDATE repositories SET delete_enabled = $3, write_enabled = $4, read_enabled = $5, \
+                 list_enabled = $6, updated_at = $7 WHERE registry_id = $1 AND name = $2",
+                None,
+            ),
+            AttributeTarget::Tag(tag) => (
+                "UPDATE tags SET delete_enabled = $3, write_enabled = $4, read_enabled = $5, \
+                 list_enabled = $6, updated_at = $7 WHERE registry_id = $1 AND repository = $2 AND name = $8",
+                Some(tag.to_string()),
+            ),
+            AttributeTarget::Manifest(digest) => (
+                "UPDATE manifests SET delete_enabled = $3, write_enabled = $4, read_enabled = $5, \
+                 list_enabled = $6, updated_at = $7 WHERE registry_id = $1 AND repository = $2 AND digest = $8",
+                Some(digest.to_string()),
+            ),
+        };
+        let mut query = sqlx::query(sql)
+            .bind(reg.as_str())
+            .bind(repo.as_str())
+            .bind(flag(attributes.delete_enabled))
+            .bind(flag(attributes.write_enabled))
+            .bind(flag(attributes.read_enabled))
+            .bind(flag(attributes.list_enabled))
+            .bind(millis(at));
+        if let Some(key) = key {
+            query = query.bind(key);
+        }
+        let done = query.execute(&self.pool).await.map_err(backend_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn find_repository_detail(
+        &self,
+        reg: &RegistryId,
+        repo: &RepositoryName,
+    ) -> Result<Option<RepositoryDetail>> {
+        let Some(row) = sqlx::query(
+            "SELECT r.registry_id, r.name, r.created_at, r.updated_at, r.delete_enabled, r.write_enabled, \
+             r.read_enabled, r.list_enabled, \
+             (SELECT COUNT(*) FROM manifests m WHERE m.registry_id = r.registry_id AND m.repository = r.name) \
+             AS manifest_count, \
+             (SELECT COUNT(*) FROM tags t WHERE t.registry_id = r.registry_id AND t.repository = r.name) \
+             AS tag_count \
+             FROM repositories r WHERE r.registry_id = $1 AND r.name = $2",
+        )
+        .bind(reg.as_str())
+        .bind(repo.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(RepositoryDetail {
+            record: repository_row(&row)?,
+            attributes: attributes_row(&row)?,
+            manifest_count: col_u64(&row, "manifest_count")?,
+            tag_count: col_u64(&row, "tag_count")?,
+        }))
+    }
+
+    async fn list_listed_repositories(
+        &self,
+        reg: &RegistryId,
+        page: &Page,
+    ) -> Result<Vec<RepositoryName>> {
+        let found = sqlx::query(
+            "SELECT name FROM repositories WHERE registry_id = $1 AND list_enabled = 1 \
+             AND ($2 IS NULL OR name > $2) ORDER BY name LIMIT $3",
+        )
+        .bind(reg.as_str())
+        .bind(page.last.as_deref())
+        .bind(page_limit(page))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        rows(found, |r| col_parse(r, "name", RepositoryName::parse))
+    }
+
+    async fn find_tag_detail(
+        &self,
+        reg: &RegistryId,
+        repo: &RepositoryName,
+        tag: &Tag,
+    ) -> Result<Option<TagDetail>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            tag_detail_columns!(),
+            " FROM tags WHERE registry_id = $1 AND repository = $2 AND name = $3"
+        ))
+        .bind(reg.as_str())
+        .bind(repo.as_str())
+        .bind(tag.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?
+        .map(|r| tag_detail_row(&r))
+        .transpose()
+    }
+
+    async fn list_tag_details(
+        &self,
+        reg: &RegistryId,
+        repo: &RepositoryName,
+        query: &TagQuery,
+    ) -> Result<Vec<TagDetail>> {
+        // Keyset paging: under a time order the previous page ended at
+        // (`last`'s update time, `last`), so look that time up first.
+        let last = query.page.last.as_deref();
+        let last_time = match (query.order, last) {
+            (ListOrder::Name, _) | (_, None) => None,
+            (ListOrder::TimeDesc | ListOrder::TimeAsc, Some(name)) => {
+                let row = sqlx::query(
+                    "SELECT updated_at FROM tags WHERE registry_id = $1 AND repository = $2 AND name = $3",
+                )
+                .bind(reg.as_str())
+                .bind(repo.as_str())
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend_err)?;
+                match row {
+                    Some(row) => Some(col_i64(&row, "updated_at")?),
+                    None => return Ok(Vec::new()),
+                }
+            }
+        };
+        // $1 registry, $2 repository, $3 digest filter, $4 listed only,
+        // $5 last name, then under a time order $6 last time; the limit last.
+        let sql = match query.order {
+            ListOrder::Name => concat!(
+                "SELECT ",
+                tag_detail_columns!(),
+                " FROM tags WHERE registry_id = $1 AND repository = $2 AND ($3 IS NULL OR digest = $3) \
+                 AND ($4 = 0 OR list_enabled = 1) AND ($5 IS NULL OR name > $5) ORDER BY name LIMIT $6"
+            ),
+            ListOrder::TimeDesc => concat!(
+                "SELECT ",
+                tag_detail_columns!(),
+                " FROM tags WHERE registry_id = $1 AND repository = $2 AND ($3 IS NULL OR digest = $3) \
+                 AND ($4 = 0 OR list_enabled = 1) \
+                 AND ($5 IS NULL OR updated_at < $6 OR (updated_at = $6 AND name < $5)) \
+                 ORDER BY updated_at DESC, name DESC LIMIT $7"
+            ),
+            ListOrder::TimeAsc => concat!(
+                "SELECT ",
+                tag_detail_columns!(),
+                " FROM tags WHERE registry_id = $1 AND repository = $2 AND ($3 IS NULL OR digest = $3) \
+                 AND ($4 = 0 OR list_enabled = 1) \
+                 AND ($5 IS NULL OR updated_at > $6 OR (updated_at = $6 AND name > $5)) \
+                 ORDER BY updated_at, name LIMIT $7"
+            ),
+        };
+        let mut statement = sqlx::query(sql)
+            .bind(reg.as_str())
+            .bind(repo.as_str())
+            .bind(query.digest.as_ref().map(ToString::to_string))
+            .bind(flag(query.listed_only))
+            .bind(last);
+        if query.order != ListOrder::Name {
+            statement = statement.bind(last_time);
+        }
+        let found = statement
+            .bind(page_limit(&query.page))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        rows(found, tag_detail_row)
+    }
+
+    async fn find_manifest_detail(
+        &self,
+        reg: &RegistryId,
+        repo: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Option<ManifestDetail>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            manifest_detail_columns!(),
+            " FROM manifests WHERE registry_id = $1 AND repository = $2 AND digest = $3"
+        ))
+        .bind(reg.as_str())
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?
+        .map(|r| manifest_detail_row(&r))
+        .transpose()
+    }
+
+    async fn list_manifest_details(
+        &self,
+        reg: &RegistryId,
+        repo: &RepositoryName,
+        query: &ManifestQuery,
+    ) -> Result<Vec<ManifestDetail>> {
+        // Keyset paging as in `list_tag_details`, on the manifest's last
+        // change (its push time until its attributes change).
+        let last = query.page.last.as_deref();
+        let last_time = match (query.order, last) {
+            (ListOrder::Name, _) | (_, None) => None,
+            (ListOrder::TimeDesc | ListOrder::TimeAsc, Some(digest)) => {
+                let row = sqlx::query(
+                    "SELECT COALESCE(updated_at, created_at) AS t FROM manifests \
+                     WHERE registry_id = $1 AND repository = $2 AND digest = $3",
+                )
+                .bind(reg.as_str())
+                .bind(repo.as_str())
+                .bind(digest)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend_err)?;
+                match row {
+                    Some(row) => Some(col_i64(&row, "t")?),
+                    None => return Ok(Vec::new()),
+                }
+            }
+        };
+        // $1 registry, $2 repository, $3 listed only, $4 last digest, then
+        // under a time order $5 last time; the limit last.
+        let sql = match query.order {
+            ListOrder::Name => concat!(
+                "SELECT ",
+                manifest_detail_columns!(),
+                " FROM manifests WHERE registry_id = $1 AND repository = $2 \
+                 AND ($3 = 0 OR list_enabled = 1) AND ($4 IS NULL OR digest > $4) \
+                 ORDER BY digest LIMIT $5"
+            ),
+            ListOrder::TimeDesc => concat!(
+                "SELECT ",
+                manifest_detail_columns!(),
+                " FROM manifests WHERE registry_id = $1 AND repository = $2 \
+                 AND ($3 = 0 OR list_enabled = 1) \
+                 AND ($4 IS NULL OR COALESCE(updated_at, created_at) < $5 \
+                 OR (COALESCE(updated_at, created_at) = $5 AND digest < $4)) \
+                 ORDER BY COALESCE(updated_at, created_at) DESC, digest DESC LIMIT $6"
+            ),
+            ListOrder::TimeAsc => concat!(
+                "SELECT ",
+                manifest_detail_columns!(),
+                " FROM manifests WHERE registry_id = $1 AND repository = $2 \
+                 AND ($3 = 0 OR list_enabled = 1) \
+                 AND ($4 IS NULL OR COALESCE(updated_at, created_at) > $5 \
+                 OR (COALESCE(updated_at, created_at) = $5 AND digest > $4)) \
+                 ORDER BY COALESCE(updated_at, created_at), digest LIMIT $6"
+            ),
+        };
+        let mut statement = sqlx::query(sql)
+            .bind(reg.as_str())
+            .bind(repo.as_str())
+            .bind(flag(query.listed_only))
+            .bind(last);
+        if query.order != ListOrder::Name {
+            statement = statement.bind(last_time);
+        }
+        let found = statement
+            .bind(page_limit(&query.page))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        rows(found, manifest_detail_row)
+    }
+
+    async fn tags_of_manifests(
+        &self,
+        reg: &RegistryId,
+        repo: &RepositoryName,
+        digests: &[Digest],
+        listed_only: bool,
+    ) -> Result<Vec<TagRecord>> {
+        let mut wanted: Vec<String> = digests.iter().map(ToString::to_string).collect();
+        wanted.sort();
+        wanted.dedup();
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        // SQL built at run time: numbered placeholders, one per digest after
+        // the three fixed ones. No value is ever formatted into the text.
+        let placeholders: Vec<String> = (4..wanted.len() + 4).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT registry_id, repository, name, digest, created_at, updated_at FROM tags \
+             WHERE registry_id = $1 AND repository = $2 AND ($3 = 0 OR list_enabled = 1) \
+             AND digest IN ({}) ORDER BY name",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(reg.as_str())
+            .bind(repo.as_str())
+            .bind(flag(listed_only));
+        for d in wanted {
+            query = query.bind(d);
+        }
+        let found = query.fetch_all(&self.pool).await.map_err(backend_err)?;
+        rows(found, tag_row)
+    }
+
+    async fn set_manifest_config(
+        &self,
+        reg: &RegistryId,
+        repo: &RepositoryName,
+        digest: &Digest,
+        config: &ManifestConfig,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE manifests SET config_media_type = $4, architecture = $5, os = $6 \
+             WHERE registry_id = $1 AND repository = $2 AND digest = $3",
+        )
+        .bind(reg.as_str())
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .bind(config.media_type.as_deref())
+        .bind(config.architecture.as_deref())
+        .bind(config.os.as_deref())
+        .execute(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
     // -- uploads --
 
     async fn create_upload(&self, u: &UploadRecord) -> Result<()> {
@@ -1422,5 +1843,198 @@ impl MetaStore for SqlMetaStore {
         .await
         .map_err(backend_err)?;
         rows(found, audit_row)
+    }
+
+    // -- token exchange (exchange, #3) --
+
+    async fn find_aad_auth_as_arm_policy(&self, reg: &RegistryId) -> Result<Option<bool>> {
+        sqlx::query("SELECT aad_auth_as_arm_enabled FROM registries WHERE id = $1")
+            .bind(reg.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_err)?
+            .map(|r| col_bool(&r, "aad_auth_as_arm_enabled"))
+            .transpose()
+    }
+
+    async fn set_aad_auth_as_arm_policy(&self, reg: &RegistryId, enabled: bool) -> Result<()> {
+        let done = sqlx::query("UPDATE registries SET aad_auth_as_arm_enabled = $2 WHERE id = $1")
+            .bind(reg.as_str())
+            .bind(flag(enabled))
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound {
+                what: format!("registry {reg}"),
+            });
+        }
+        Ok(())
+    }
+
+    // -- directory sessions, groups (#3) --
+
+    async fn insert_directory_session(&self, s: &super::DirectorySession) -> Result<()> {
+        directory::insert_session(self, s).await
+    }
+
+    async fn find_directory_session(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<super::DirectorySession>> {
+        directory::find_session(self, token_hash).await
+    }
+
+    async fn mark_directory_session_used(
+        &self,
+        token_hash: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool> {
+        directory::mark_session_used(self, token_hash, at).await
+    }
+
+    async fn delete_directory_session_family(&self, family: &uuid::Uuid) -> Result<u64> {
+        directory::delete_family(self, family).await
+    }
+
+    async fn delete_directory_sessions_of_user(&self, user: &ObjectId) -> Result<u64> {
+        directory::delete_sessions_of_user(self, user).await
+    }
+
+    async fn delete_expired_directory_sessions(&self, before: OffsetDateTime) -> Result<u64> {
+        directory::delete_expired_sessions(self, before).await
+    }
+
+    async fn insert_device_code(&self, d: &super::DeviceCode) -> Result<()> {
+        directory::insert_device_code(self, d).await
+    }
+
+    async fn find_device_code(&self, device_code_hash: &str) -> Result<Option<super::DeviceCode>> {
+        directory::find_device_code(self, device_code_hash).await
+    }
+
+    async fn find_device_code_by_user_code(
+        &self,
+        user_code_hash: &str,
+    ) -> Result<Option<super::DeviceCode>> {
+        directory::find_device_code_by_user_code(self, user_code_hash).await
+    }
+
+    async fn record_device_code_poll(
+        &self,
+        device_code_hash: &str,
+        at: OffsetDateTime,
+        interval_secs: u32,
+    ) -> Result<bool> {
+        directory::record_device_code_poll(self, device_code_hash, at, interval_secs).await
+    }
+
+    async fn decide_device_code(
+        &self,
+        device_code_hash: &str,
+        approved: bool,
+        user: &ObjectId,
+        at: OffsetDateTime,
+    ) -> Result<bool> {
+        directory::decide_device_code(self, device_code_hash, approved, user, at).await
+    }
+
+    async fn redeem_device_code(&self, device_code_hash: &str) -> Result<bool> {
+        directory::redeem_device_code(self, device_code_hash).await
+    }
+
+    async fn delete_expired_device_codes(&self, before: OffsetDateTime) -> Result<u64> {
+        directory::delete_expired_device_codes(self, before).await
+    }
+
+    async fn create_group(&self, g: &super::Group) -> Result<()> {
+        directory::create_group(self, g).await
+    }
+
+    async fn find_group(&self, id: &ObjectId) -> Result<Option<super::Group>> {
+        directory::find_group(self, id).await
+    }
+
+    async fn list_groups(&self, tenant: &TenantId) -> Result<Vec<super::Group>> {
+        directory::list_groups(self, tenant).await
+    }
+
+    async fn delete_group(&self, id: &ObjectId) -> Result<bool> {
+        directory::delete_group(self, id).await
+    }
+
+    async fn add_group_member(&self, m: &super::GroupMember) -> Result<bool> {
+        directory::add_group_member(self, m).await
+    }
+
+    async fn remove_group_member(&self, group: &ObjectId, member: &ObjectId) -> Result<bool> {
+        directory::remove_group_member(self, group, member).await
+    }
+
+    async fn list_group_members(&self, group: &ObjectId) -> Result<Vec<super::GroupMember>> {
+        directory::list_group_members(self, group).await
+    }
+
+    async fn list_groups_of(&self, member: &ObjectId) -> Result<Vec<ObjectId>> {
+        directory::list_groups_of(self, member).await
+    }
+
+    async fn remove_from_all_groups(&self, member: &ObjectId) -> Result<u64> {
+        directory::remove_from_all_groups(self, member).await
+    }
+
+    async fn delete_signing_key(&self, kid: &str) -> Result<bool> {
+        directory::delete_signing_key(self, kid).await
+    }
+
+    // -- role definitions (#3) --
+
+    async fn create_role_definition(&self, d: &super::RoleDefinitionRecord) -> Result<()> {
+        rbac::create_role_definition(self, d).await
+    }
+
+    async fn update_role_definition(&self, d: &super::RoleDefinitionRecord) -> Result<()> {
+        rbac::update_role_definition(self, d).await
+    }
+
+    async fn find_role_definition(
+        &self,
+        id: &uuid::Uuid,
+    ) -> Result<Option<super::RoleDefinitionRecord>> {
+        rbac::find_role_definition(self, id).await
+    }
+
+    async fn find_role_definition_by_name(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+    ) -> Result<Option<super::RoleDefinitionRecord>> {
+        rbac::find_role_definition_by_name(self, tenant, name).await
+    }
+
+    async fn list_role_definitions(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<super::RoleDefinitionRecord>> {
+        rbac::list_role_definitions(self, tenant).await
+    }
+
+    async fn delete_role_definition(&self, id: &uuid::Uuid) -> Result<bool> {
+        rbac::delete_role_definition(self, id).await
+    }
+
+    async fn find_role_assignment(&self, id: &uuid::Uuid) -> Result<Option<RoleAssignment>> {
+        rbac::find_role_assignment(self, id).await
+    }
+
+    async fn list_role_assignments_at(&self, scopes: &[ArmScope]) -> Result<Vec<RoleAssignment>> {
+        rbac::list_role_assignments_at(self, scopes).await
+    }
+
+    async fn list_role_assignments_of_role(
+        &self,
+        role: &uuid::Uuid,
+    ) -> Result<Vec<RoleAssignment>> {
+        rbac::list_role_assignments_of_role(self, role).await
     }
 }

@@ -4,4 +4,6 @@
 //! - `blob`: `FsBlobStore` on a temporary directory.
 
 mod blob;
+mod directory;
 mod meta;
+mod rbac;

@@ -15,9 +15,10 @@ use acrylic_model::{
     SubscriptionId, Tag, TenantId, UploadId,
 };
 use acrylic_store::{
-    AuditFilter, AuditRecord, ManifestRecord, MetaStore, Page, PrincipalType, Registry,
-    ResourceGroup, RoleAssignment, RoleAssignmentMode, SigningKey, SqlMetaStore, StoreError,
-    Subscription, Tenant, UploadRecord, User,
+    AttributeTarget, AuditFilter, AuditRecord, ChangeableAttributes, ListOrder, ManifestConfig,
+    ManifestQuery, ManifestRecord, MetaStore, Page, PrincipalType, Registry, ResourceGroup,
+    RoleAssignment, RoleAssignmentMode, SigningKey, SqlMetaStore, StoreError, Subscription,
+    TagQuery, Tenant, UploadRecord, User,
 };
 use futures::FutureExt;
 use sqlx::migrate::MigrateDatabase;
@@ -199,11 +200,15 @@ async fn conformance(store: Arc<dyn MetaStore>) {
     role_assignments(s, &world).await;
     signing_keys(s, &world).await;
     registries(s, &world).await;
+    aad_auth_as_arm_policy(s, &world).await;
     content(s, &world).await;
+    attributes(s, &world).await;
     uploads(s, &world).await;
     audit(s).await;
     delete_registry(s, &world).await;
     concurrent_writes(&store, &world).await;
+    crate::directory::suite(s, world.tenant).await;
+    crate::rbac::suite(s, world.tenant, world.sub).await;
     s.put_setting("suite", "done").await.expect("put_setting");
 }
 
@@ -812,6 +817,52 @@ async fn registries(s: &dyn MetaStore, w: &World) {
     );
 }
 
+// -- token exchange (exchange, #3) --
+
+async fn aad_auth_as_arm_policy(s: &dyn MetaStore, w: &World) {
+    let r = registry("armpolicy", w.sub, "prod-rg", w.tenant);
+    s.create_registry(&r).await.expect("create registry");
+    // Enabled by default, as in ACR.
+    assert_eq!(
+        s.find_aad_auth_as_arm_policy(&r.id).await.expect("find"),
+        Some(true)
+    );
+    s.set_aad_auth_as_arm_policy(&r.id, false)
+        .await
+        .expect("disable");
+    assert_eq!(
+        s.find_aad_auth_as_arm_policy(&r.id).await.expect("find"),
+        Some(false)
+    );
+    // A registry update does not touch the policy, nor the policy the record.
+    let updated = Registry {
+        admin_enabled: true,
+        ..r.clone()
+    };
+    s.update_registry(&updated).await.expect("update");
+    assert_eq!(
+        s.find_aad_auth_as_arm_policy(&r.id).await.expect("find"),
+        Some(false)
+    );
+    assert_eq!(s.find_registry(&r.id).await.expect("find"), Some(updated));
+    s.set_aad_auth_as_arm_policy(&r.id, true)
+        .await
+        .expect("enable");
+    assert_eq!(
+        s.find_aad_auth_as_arm_policy(&r.id).await.expect("find"),
+        Some(true)
+    );
+    let absent = RegistryId::new_random();
+    assert_eq!(
+        s.find_aad_auth_as_arm_policy(&absent).await.expect("find"),
+        None
+    );
+    assert!(is_not_found(
+        s.set_aad_auth_as_arm_policy(&absent, false).await
+    ));
+    assert!(s.delete_registry(&r.id).await.expect("delete"));
+}
+
 async fn content(s: &dyn MetaStore, w: &World) {
     let reg = registry("contentreg", w.sub, "Prod-RG", w.tenant);
     let other_reg = registry("contentother", w.sub, "Prod-RG", w.tenant);
@@ -1199,6 +1250,509 @@ async fn content(s: &dyn MetaStore, w: &World) {
             .expect("tags")
             .is_empty()
     );
+}
+
+/// ACR's changeable attributes and the detailed metadata listings behind
+/// `/acr/v1/…`: defaults, updates, counts, orders, keyset paging, filters.
+async fn attributes(s: &dyn MetaStore, w: &World) {
+    let reg = registry("attrreg", w.sub, "Prod-RG", w.tenant);
+    s.create_registry(&reg).await.expect("create registry");
+    let (a, b) = (repo("team/app"), repo("team/locked"));
+    let t0 = now();
+    let at = |secs: i64| t0 + Duration::seconds(secs);
+    let off = ChangeableAttributes {
+        delete_enabled: false,
+        write_enabled: false,
+        read_enabled: false,
+        list_enabled: false,
+    };
+    let frozen = ChangeableAttributes {
+        list_enabled: true,
+        ..off
+    };
+    let unlisted = ChangeableAttributes {
+        list_enabled: false,
+        ..ChangeableAttributes::default()
+    };
+
+    // Three manifests; tags v1, v2 -> m1, v3 -> m2; m3 untagged.
+    let (m1, m2, m3) = (
+        manifest(&reg.id, &a, digest(101), None),
+        manifest(&reg.id, &a, digest(102), None),
+        manifest(&reg.id, &a, digest(103), None),
+    );
+    for (m, t) in [
+        (&m1, Some("v1")),
+        (&m1, Some("v2")),
+        (&m2, Some("v3")),
+        (&m3, None),
+    ] {
+        s.put_manifest(m, &[], t.map(tag).as_ref())
+            .await
+            .expect("put manifest");
+    }
+    s.put_manifest(
+        &manifest(&reg.id, &b, digest(104), None),
+        &[],
+        Some(&tag("x")),
+    )
+    .await
+    .expect("put manifest");
+
+    // -- defaults: everything enabled; absent objects have none --
+    let default = Some(ChangeableAttributes::default());
+    for target in [
+        AttributeTarget::Repository,
+        AttributeTarget::Tag(&tag("v1")),
+        AttributeTarget::Manifest(&m1.digest),
+    ] {
+        assert_eq!(
+            s.find_attributes(&reg.id, &a, target).await.expect("find"),
+            default,
+            "{target:?}"
+        );
+    }
+    for (r, target) in [
+        (repo("absent"), AttributeTarget::Repository),
+        (a.clone(), AttributeTarget::Tag(&tag("nope"))),
+        (a.clone(), AttributeTarget::Manifest(&digest(999))),
+    ] {
+        assert_eq!(
+            s.find_attributes(&reg.id, &r, target).await.expect("find"),
+            None
+        );
+        assert!(
+            !s.set_attributes(&reg.id, &r, target, &off, at(1))
+                .await
+                .expect("set absent")
+        );
+    }
+
+    // -- repository detail: counts and attributes --
+    let detail = s
+        .find_repository_detail(&reg.id, &a)
+        .await
+        .expect("detail")
+        .expect("repository a");
+    assert_eq!(
+        (detail.manifest_count, detail.tag_count, detail.attributes),
+        (3, 3, ChangeableAttributes::default())
+    );
+    assert_eq!(detail.record.name, a);
+    assert_eq!(
+        s.find_repository_detail(&reg.id, &repo("absent"))
+            .await
+            .expect("detail"),
+        None
+    );
+    assert!(
+        s.set_attributes(&reg.id, &b, AttributeTarget::Repository, &off, at(5))
+            .await
+            .expect("lock b")
+    );
+    let locked = s
+        .find_repository_detail(&reg.id, &b)
+        .await
+        .expect("detail")
+        .expect("repository b");
+    assert_eq!((locked.attributes, locked.record.updated_at), (off, at(5)));
+    // A push keeps a repository's attributes (the store does not enforce them).
+    s.put_manifest(&manifest(&reg.id, &b, digest(105), None), &[], None)
+        .await
+        .expect("put");
+    assert_eq!(
+        s.find_attributes(&reg.id, &b, AttributeTarget::Repository)
+            .await
+            .expect("find"),
+        Some(off)
+    );
+
+    // -- the listed catalog leaves unlisted repositories out --
+    let names = |v: Vec<RepositoryName>| v.into_iter().map(|r| r.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        names(
+            s.list_listed_repositories(&reg.id, &page(None, None))
+                .await
+                .expect("list")
+        ),
+        vec!["team/app"]
+    );
+    assert_eq!(
+        names(
+            s.list_repositories(&reg.id, &page(None, None))
+                .await
+                .expect("list")
+        ),
+        vec!["team/app", "team/locked"]
+    );
+    assert!(
+        s.list_listed_repositories(&reg.id, &page(Some("team/app"), Some(5)))
+            .await
+            .expect("list")
+            .is_empty()
+    );
+
+    // -- tags: attributes, update times, orders and keyset paging --
+    let v2_at = at(30);
+    assert!(
+        s.set_attributes(
+            &reg.id,
+            &a,
+            AttributeTarget::Tag(&tag("v2")),
+            &unlisted,
+            v2_at
+        )
+        .await
+        .expect("set v2")
+    );
+    assert!(
+        s.set_attributes(
+            &reg.id,
+            &a,
+            AttributeTarget::Tag(&tag("v1")),
+            &ChangeableAttributes::default(),
+            at(20)
+        )
+        .await
+        .expect("set v1")
+    );
+    assert!(
+        s.set_attributes(
+            &reg.id,
+            &a,
+            AttributeTarget::Tag(&tag("v3")),
+            &ChangeableAttributes::default(),
+            at(10)
+        )
+        .await
+        .expect("set v3")
+    );
+    let v2 = s
+        .find_tag_detail(&reg.id, &a, &tag("v2"))
+        .await
+        .expect("find")
+        .expect("v2");
+    assert_eq!(
+        (
+            v2.attributes,
+            v2.record.updated_at,
+            v2.record.digest.clone()
+        ),
+        (unlisted, v2_at, m1.digest.clone())
+    );
+    assert_eq!(
+        s.find_tag_detail(&reg.id, &a, &tag("nope"))
+            .await
+            .expect("find"),
+        None
+    );
+    let tag_names = |v: Vec<acrylic_store::TagDetail>| {
+        v.into_iter()
+            .map(|t| t.record.name.to_string())
+            .collect::<Vec<_>>()
+    };
+    let list = |order: ListOrder, last: Option<&str>, n: Option<u32>, listed_only: bool| TagQuery {
+        page: page(last, n),
+        order,
+        digest: None,
+        listed_only,
+    };
+    let cases: Vec<(TagQuery, Vec<&str>)> = vec![
+        (
+            list(ListOrder::Name, None, None, false),
+            vec!["v1", "v2", "v3"],
+        ),
+        (list(ListOrder::Name, None, None, true), vec!["v1", "v3"]),
+        (
+            list(ListOrder::Name, Some("v1"), Some(1), false),
+            vec!["v2"],
+        ),
+        (
+            list(ListOrder::TimeDesc, None, None, false),
+            vec!["v2", "v1", "v3"],
+        ),
+        (
+            list(ListOrder::TimeDesc, Some("v2"), Some(1), false),
+            vec!["v1"],
+        ),
+        (
+            list(ListOrder::TimeDesc, Some("v1"), None, false),
+            vec!["v3"],
+        ),
+        (
+            list(ListOrder::TimeAsc, None, Some(2), false),
+            vec!["v3", "v1"],
+        ),
+        (
+            list(ListOrder::TimeAsc, Some("v1"), None, false),
+            vec!["v2"],
+        ),
+        (list(ListOrder::TimeAsc, None, None, true), vec!["v3", "v1"]),
+        // A `last` that is gone ends a time-ordered listing.
+        (list(ListOrder::TimeDesc, Some("gone"), None, false), vec![]),
+        (
+            list(ListOrder::Name, Some("gone"), None, false),
+            vec!["v1", "v2", "v3"],
+        ),
+        (
+            TagQuery {
+                digest: Some(m1.digest.clone()),
+                ..list(ListOrder::Name, None, None, false)
+            },
+            vec!["v1", "v2"],
+        ),
+        (
+            TagQuery {
+                digest: Some(m1.digest.clone()),
+                ..list(ListOrder::Name, None, None, true)
+            },
+            vec!["v1"],
+        ),
+    ];
+    for (q, want) in cases {
+        assert_eq!(
+            tag_names(
+                s.list_tag_details(&reg.id, &a, &q)
+                    .await
+                    .expect("list tags")
+            ),
+            want,
+            "{q:?}"
+        );
+    }
+    // Equal update times fall back to names, in the order's direction.
+    for t in ["v1", "v3"] {
+        s.set_attributes(
+            &reg.id,
+            &a,
+            AttributeTarget::Tag(&tag(t)),
+            &ChangeableAttributes::default(),
+            at(40),
+        )
+        .await
+        .expect("set");
+    }
+    assert_eq!(
+        tag_names(
+            s.list_tag_details(&reg.id, &a, &list(ListOrder::TimeDesc, None, None, false))
+                .await
+                .expect("list")
+        ),
+        vec!["v3", "v1", "v2"]
+    );
+    assert_eq!(
+        tag_names(
+            s.list_tag_details(
+                &reg.id,
+                &a,
+                &list(ListOrder::TimeDesc, Some("v3"), Some(1), false)
+            )
+            .await
+            .expect("list")
+        ),
+        vec!["v1"]
+    );
+    // Re-pointing a tag keeps its attributes.
+    s.put_manifest(&m2, &[], Some(&tag("v2")))
+        .await
+        .expect("retag");
+    let v2 = s
+        .find_tag_detail(&reg.id, &a, &tag("v2"))
+        .await
+        .expect("find")
+        .expect("v2");
+    assert_eq!(
+        (v2.record.digest, v2.attributes),
+        (m2.digest.clone(), unlisted)
+    );
+
+    // -- manifests: config, attributes, orders, tags of a page --
+    let d1 = s
+        .find_manifest_detail(&reg.id, &a, &m1.digest)
+        .await
+        .expect("find")
+        .expect("m1");
+    assert_eq!(
+        (
+            d1.record.clone(),
+            d1.config.clone(),
+            d1.attributes,
+            d1.updated_at
+        ),
+        (
+            m1.clone(),
+            ManifestConfig::default(),
+            ChangeableAttributes::default(),
+            m1.created_at
+        )
+    );
+    let config = ManifestConfig {
+        media_type: Some("application/vnd.oci.image.config.v1+json".into()),
+        architecture: Some("arm64".into()),
+        os: Some("linux".into()),
+    };
+    assert!(
+        s.set_manifest_config(&reg.id, &a, &m1.digest, &config)
+            .await
+            .expect("set config")
+    );
+    assert!(
+        !s.set_manifest_config(&reg.id, &a, &digest(999), &config)
+            .await
+            .expect("set config of absent")
+    );
+    assert!(
+        s.set_attributes(
+            &reg.id,
+            &a,
+            AttributeTarget::Manifest(&m3.digest),
+            &unlisted,
+            at(50)
+        )
+        .await
+        .expect("set m3")
+    );
+    assert!(
+        s.set_attributes(
+            &reg.id,
+            &a,
+            AttributeTarget::Manifest(&m1.digest),
+            &frozen,
+            at(60)
+        )
+        .await
+        .expect("set m1")
+    );
+    let d1 = s
+        .find_manifest_detail(&reg.id, &a, &m1.digest)
+        .await
+        .expect("find")
+        .expect("m1");
+    assert_eq!(
+        (d1.config, d1.attributes, d1.updated_at),
+        (config, frozen, at(60))
+    );
+    assert_eq!(
+        s.find_manifest_detail(&reg.id, &a, &digest(999))
+            .await
+            .expect("find"),
+        None
+    );
+    let digests = |v: Vec<acrylic_store::ManifestDetail>| {
+        v.into_iter().map(|m| m.record.digest).collect::<Vec<_>>()
+    };
+    let mlist =
+        |order: ListOrder, last: Option<String>, n: Option<u32>, listed_only: bool| ManifestQuery {
+            page: Page { last, n },
+            order,
+            listed_only,
+        };
+    let (d1, d2, d3) = (m1.digest.clone(), m2.digest.clone(), m3.digest.clone());
+    let cases = vec![
+        (
+            mlist(ListOrder::Name, None, None, false),
+            vec![d1.clone(), d2.clone(), d3.clone()],
+        ),
+        (
+            mlist(ListOrder::Name, None, None, true),
+            vec![d1.clone(), d2.clone()],
+        ),
+        (
+            mlist(ListOrder::Name, Some(d1.to_string()), Some(1), false),
+            vec![d2.clone()],
+        ),
+        // m2 was never changed: its push time orders it first.
+        (
+            mlist(ListOrder::TimeDesc, None, None, false),
+            vec![d1.clone(), d3.clone(), d2.clone()],
+        ),
+        (
+            mlist(ListOrder::TimeDesc, Some(d3.to_string()), None, false),
+            vec![d2.clone()],
+        ),
+        (
+            mlist(ListOrder::TimeAsc, None, Some(2), true),
+            vec![d2.clone(), d1.clone()],
+        ),
+        (
+            mlist(ListOrder::TimeAsc, Some(d2.to_string()), None, false),
+            vec![d3.clone(), d1.clone()],
+        ),
+        (
+            mlist(
+                ListOrder::TimeAsc,
+                Some(digest(999).to_string()),
+                None,
+                false,
+            ),
+            vec![],
+        ),
+    ];
+    for (q, want) in cases {
+        assert_eq!(
+            digests(
+                s.list_manifest_details(&reg.id, &a, &q)
+                    .await
+                    .expect("list manifests")
+            ),
+            want,
+            "{q:?}"
+        );
+    }
+    let of = |v: Vec<acrylic_store::TagRecord>| {
+        v.into_iter()
+            .map(|t| (t.name.to_string(), t.digest))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        of(
+            s.tags_of_manifests(&reg.id, &a, &[d1.clone(), d2.clone(), d1.clone()], false)
+                .await
+                .expect("tags of")
+        ),
+        vec![
+            ("v1".to_owned(), d1.clone()),
+            ("v2".to_owned(), d2.clone()),
+            ("v3".to_owned(), d2.clone())
+        ]
+    );
+    assert_eq!(
+        of(
+            s.tags_of_manifests(&reg.id, &a, std::slice::from_ref(&d2), true)
+                .await
+                .expect("tags of")
+        ),
+        vec![("v3".to_owned(), d2.clone())]
+    );
+    assert!(
+        s.tags_of_manifests(&reg.id, &a, &[], false)
+            .await
+            .expect("tags of none")
+            .is_empty()
+    );
+    assert!(
+        s.tags_of_manifests(&reg.id, &b, std::slice::from_ref(&d1), false)
+            .await
+            .expect("other repository")
+            .is_empty()
+    );
+
+    // -- deleting a repository drops its attributes; a new one starts fresh --
+    assert!(s.delete_repository(&reg.id, &b).await.expect("delete b"));
+    s.put_manifest(
+        &manifest(&reg.id, &b, digest(106), None),
+        &[],
+        Some(&tag("x")),
+    )
+    .await
+    .expect("push again");
+    for target in [AttributeTarget::Repository, AttributeTarget::Tag(&tag("x"))] {
+        assert_eq!(
+            s.find_attributes(&reg.id, &b, target).await.expect("find"),
+            default
+        );
+    }
+    assert!(s.delete_registry(&reg.id).await.expect("delete registry"));
 }
 
 async fn uploads(s: &dyn MetaStore, w: &World) {
