@@ -113,7 +113,26 @@ impl SqlMetaStore {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&pool).await.map_err(backend_err)?;
+        // SQLite has no advisory lock: two processes starting on one file
+        // can both try a migration; the loser fails ("table … already
+        // exists") once the winner commits. Running again then finds the
+        // migration applied, so a few attempts settle it.
+        let attempts = match backend {
+            Backend::Sqlite => 5,
+            Backend::Postgres => 1,
+        };
+        let mut attempt = 1;
+        loop {
+            match migrator.run(&pool).await {
+                Ok(()) => break,
+                Err(e) if attempt < attempts => {
+                    tracing::debug!(error = %e, attempt, "migration raced another process; retrying");
+                    tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(backend_err(e)),
+            }
+        }
         Ok(Self { pool, backend })
     }
 
