@@ -5,5 +5,6 @@ mod acr_login;
 mod cli;
 mod clients;
 mod directory;
+mod python;
 mod repository;
 mod role;
