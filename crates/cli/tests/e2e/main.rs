@@ -4,7 +4,12 @@
 mod acr_login;
 mod cli;
 mod clients;
+mod crash;
 mod directory;
 mod python;
+mod python_sp;
+mod repo_tokens;
 mod repository;
 mod role;
+mod service_principals;
+mod support;
