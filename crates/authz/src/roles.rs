@@ -94,6 +94,9 @@ pub const GLOBAL_ADMINISTRATOR: Uuid = uuid!("62e90394-69f5-4237-9190-012177145e
 pub const USER_ADMINISTRATOR: Uuid = uuid!("fe930be7-5e62-47db-91af-98c3a49a38b1");
 pub const GROUPS_ADMINISTRATOR: Uuid = uuid!("fdd7a751-b60b-444a-984c-02652fe8fa1c");
 pub const DIRECTORY_READERS: Uuid = uuid!("88d8e3e3-8f55-4a1e-953a-9b9898b8876b");
+/// Entra directory roles for applications and service principals (#4).
+pub const APPLICATION_ADMINISTRATOR: Uuid = uuid!("9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3");
+pub const CLOUD_APPLICATION_ADMINISTRATOR: Uuid = uuid!("158c047a-c907-4556-b7ef-446551a6b5f7");
 
 /// Legacy-mode (RBAC Registry Permissions) control-plane operations that
 /// carry data-plane access (§6.2, §6.3).
@@ -376,6 +379,28 @@ const BUILTINS: &[Builtin] = &[
         name: "Groups Administrator",
         description: "Members of this role can create and manage groups and their members.",
         actions: &["microsoft.directory/groups/*"],
+        not_actions: &[],
+        data_actions: &[],
+    },
+    Builtin {
+        id: APPLICATION_ADMINISTRATOR,
+        name: "Application Administrator",
+        description: "Can create and manage all aspects of app registrations and enterprise apps.",
+        actions: &[
+            "microsoft.directory/applications/*",
+            "microsoft.directory/servicePrincipals/*",
+        ],
+        not_actions: &[],
+        data_actions: &[],
+    },
+    Builtin {
+        id: CLOUD_APPLICATION_ADMINISTRATOR,
+        name: "Cloud Application Administrator",
+        description: "Can create and manage all aspects of app registrations and enterprise apps except App Proxy.",
+        actions: &[
+            "microsoft.directory/applications/*",
+            "microsoft.directory/servicePrincipals/*",
+        ],
         not_actions: &[],
         data_actions: &[],
     },

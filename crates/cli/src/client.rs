@@ -52,6 +52,23 @@ pub enum CliError {
     Usage(String),
 }
 
+/// How an application proves itself at the token endpoint (#4). `Debug`
+/// hides the secret.
+pub enum ClientCredential {
+    Secret(String),
+    /// A signed client assertion (a certificate's).
+    Assertion(String),
+}
+
+impl std::fmt::Debug for ClientCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ClientCredential::Secret(_) => "Secret(<redacted>)",
+            ClientCredential::Assertion(_) => "Assertion(<redacted>)",
+        })
+    }
+}
+
 /// A connection to one acrylic server.
 pub struct Client {
     http: reqwest::Client,
@@ -295,6 +312,62 @@ impl Client {
                     String::from_utf8_lossy(&bytes)
                 )),
             })))
+    }
+
+    // -- directory: client credentials (service principals, #4) --
+
+    /// `grant_type=client_credentials` for `scope` (`<resource>/.default`)
+    /// with a client secret or a signed client assertion: the tokens, and
+    /// when the credential used ends (the server's
+    /// `acrylic-credential-expires-on` header), for the expiry warning.
+    pub async fn client_credentials(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        credential: &ClientCredential,
+        scope: &str,
+    ) -> Result<(TokenResponse, Option<String>)> {
+        let mut form = vec![
+            ("client_id", client_id),
+            ("grant_type", "client_credentials"),
+            ("scope", scope),
+        ];
+        match credential {
+            ClientCredential::Secret(s) => form.push(("client_secret", s.as_str())),
+            ClientCredential::Assertion(a) => {
+                form.push((
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ));
+                form.push(("client_assertion", a.as_str()));
+            }
+        }
+        let url = format!("{}/{}/oauth2/v2.0/token", self.base, tenant);
+        let resp = self
+            .http
+            .post(&url)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let status = resp.status();
+        let ends = resp
+            .headers()
+            .get(acrylic_server::directory::CREDENTIAL_EXPIRES_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = resp.bytes().await.map_err(|e| self.unreachable(e))?;
+        if status.is_success() {
+            let t = serde_json::from_slice(&bytes)
+                .context("the directory's token response is not valid JSON")?;
+            return Ok((t, ends));
+        }
+        Err(CliError::SignIn(directory_message(status, &bytes)).into())
+    }
+
+    /// The server's base URL (`https://host:port`).
+    pub fn base_url(&self) -> &str {
+        &self.base
     }
 
     // -- end of directory --

@@ -1,6 +1,7 @@
 //! Output formats, as az prints them: `json` (indented, the default),
-//! `table` (a header, a dashed rule, two-space gaps) and `tsv` (values only,
-//! tab-separated, one row per line — for scripts).
+//! `table` (a header, a dashed rule, two-space gaps), `tsv` (values only,
+//! tab-separated, one row per line — for scripts) and `yaml` (block style,
+//! keys sorted, as az's `-o yaml` and kubectl's `-o yaml` print).
 //!
 //! Every command returns the JSON az would print plus the columns its table
 //! shows; `table` and `tsv` are projections of the same JSON.
@@ -12,6 +13,7 @@ pub enum Format {
     Json,
     Table,
     Tsv,
+    Yaml,
 }
 
 /// One table column: its header and how to read it from a row object.
@@ -71,6 +73,7 @@ impl Output {
                 }
                 s
             }
+            Format::Yaml => yaml(&self.value),
         }
     }
 
@@ -97,6 +100,107 @@ fn cell(row: &Value, source: &Source) -> String {
         Some(v) => v.to_string(),
     }
 }
+
+// -- YAML (#4: pull secrets; az's `-o yaml`) --
+
+/// `value` as block-style YAML with sorted keys, the way kubectl (go-yaml)
+/// and az (PyYAML) print documents: a sequence under a key is not
+/// indented, strings are plain unless they would read as something else,
+/// then double-quoted with JSON escapes (valid YAML).
+pub fn yaml(value: &Value) -> String {
+    let mut out = String::new();
+    match value {
+        Value::Object(o) if !o.is_empty() => yaml_map(&mut out, o, 0),
+        Value::Array(a) if !a.is_empty() => yaml_seq(&mut out, a, 0),
+        scalar => {
+            out.push_str(&yaml_scalar(scalar));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn yaml_map(out: &mut String, map: &serde_json::Map<String, Value>, indent: usize) {
+    let mut keys: Vec<&String> = map.keys().collect();
+    keys.sort();
+    for (i, k) in keys.into_iter().enumerate() {
+        // The first key of a map inside a sequence item follows its `- `.
+        if i > 0 || !out.ends_with("- ") {
+            out.push_str(&" ".repeat(indent));
+        }
+        out.push_str(&yaml_string(k));
+        out.push(':');
+        match &map[k] {
+            Value::Object(o) if !o.is_empty() => {
+                out.push('\n');
+                yaml_map(out, o, indent + 2);
+            }
+            Value::Array(a) if !a.is_empty() => {
+                out.push('\n');
+                yaml_seq(out, a, indent);
+            }
+            v => {
+                out.push(' ');
+                out.push_str(&yaml_scalar(v));
+                out.push('\n');
+            }
+        }
+    }
+}
+
+fn yaml_seq(out: &mut String, items: &[Value], indent: usize) {
+    for item in items {
+        out.push_str(&" ".repeat(indent));
+        out.push_str("- ");
+        match item {
+            Value::Object(o) if !o.is_empty() => yaml_map(out, o, indent + 2),
+            Value::Array(a) if !a.is_empty() => {
+                out.push('\n');
+                yaml_seq(out, a, indent + 2);
+            }
+            v => {
+                out.push_str(&yaml_scalar(v));
+                out.push('\n');
+            }
+        }
+    }
+}
+
+fn yaml_scalar(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => yaml_string(s),
+        Value::Array(_) => "[]".into(),
+        Value::Object(_) => "{}".into(),
+    }
+}
+
+/// Plain when it reads back as the same string, else double-quoted.
+fn yaml_string(s: &str) -> String {
+    let reserved = [
+        "", "~", "null", "true", "false", "yes", "no", "on", "off", "y", "n",
+    ];
+    let looks_numeric = s.parse::<f64>().is_ok()
+        || s.starts_with("0x")
+        || s.starts_with("0o")
+        || s.starts_with(['.', '+', '-']) && s[1..].starts_with(|c: char| c.is_ascii_digit());
+    let plain = !reserved.contains(&s.to_ascii_lowercase().as_str())
+        && !looks_numeric
+        && !s.starts_with(|c: char| "-?:,[]{}#&*!|>'\"%@` ".contains(c))
+        && !s.ends_with([' ', ':'])
+        && !s.contains(": ")
+        && !s.contains(" #")
+        && !s.chars().any(|c| c.is_control() || c == '\u{feff}');
+    if plain {
+        s.to_owned()
+    } else {
+        serde_json::to_string(s).unwrap_or_default()
+    }
+}
+
+// -- end of YAML --
 
 fn table(columns: &[Column], rows: &[&Value]) -> String {
     let cells: Vec<Vec<String>> = rows
@@ -157,6 +261,30 @@ mod tests {
             out.render(Format::Json)
                 .contains("\"adminUserEnabled\": true")
         );
+    }
+
+    #[test]
+    fn yaml_is_block_style_with_sorted_keys() {
+        let v = json!({
+            "kind": "Secret",
+            "apiVersion": "v1",
+            "metadata": {"name": "s1", "creationTimestamp": null},
+            "data": {".dockerconfigjson": "eyJhdXRocyI6e30="},
+            "type": "kubernetes.io/dockerconfigjson",
+        });
+        assert_eq!(
+            yaml(&v),
+            "apiVersion: v1\ndata:\n  .dockerconfigjson: eyJhdXRocyI6e30=\nkind: Secret\nmetadata:\n  \
+             creationTimestamp: null\n  name: s1\ntype: kubernetes.io/dockerconfigjson\n"
+        );
+        let list =
+            json!([{"b": [1, "x"], "a": {}}, "plain", "needs: quotes", "true", "12", "", [], null]);
+        assert_eq!(
+            Output::new(list, vec![]).render(Format::Yaml),
+            "- a: {}\n  b:\n  - 1\n  - x\n- plain\n- \"needs: quotes\"\n- \"true\"\n- \"12\"\n- \"\"\n- []\n- null\n"
+        );
+        assert_eq!(yaml(&json!("-dash")), "\"-dash\"\n");
+        assert_eq!(yaml(&json!("a\nb")), "\"a\\nb\"\n");
     }
 
     #[test]

@@ -10,7 +10,10 @@
 //! - `tokens.json` (mode 0600) — written by `acrylic login`, removed by
 //!   `acrylic logout`: the directory access token, when it expires, and the
 //!   directory refresh token that renews it (rotated on every use, so the
-//!   file is rewritten each time).
+//!   file is rewritten each time) — or, for `acrylic login
+//!   --service-principal` (#4), the application's secret or certificate
+//!   file, which renews it through the client credentials grant (az keeps
+//!   the same in its `service_principal_entries`).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -78,6 +81,31 @@ pub struct Tokens {
     /// directory refused it, so the next command asks for `acrylic login`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// Set when a service principal signed in (`user` is then its appId).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_principal: Option<ServicePrincipalLogin>,
+}
+
+/// How a service principal signed in (#4): what renews its access token.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePrincipalLogin {
+    pub app_id: String,
+    /// The client secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// A PEM file with the certificate and its private key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for ServicePrincipalLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServicePrincipalLogin")
+            .field("app_id", &self.app_id)
+            .field("certificate", &self.certificate)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Tokens {

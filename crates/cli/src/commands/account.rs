@@ -8,6 +8,12 @@
 //! with the refresh token (`Context::renew_expired`). The tenant id comes
 //! from the response's `client_info` (`utid`).
 //!
+//! With `--service-principal` (#4) an application signs in as itself: the
+//! client credentials grant with `-p SECRET` (or `--password-stdin`) or a
+//! `--certificate` PEM file (a signed client assertion); the secret or the
+//! file's path is kept in `tokens.json` to renew the hour-long token, as az
+//! keeps it, and a credential ending within 30 days is warned about.
+//!
 //! Logout revokes the refresh token at the directory (its whole sign-in),
 //! removes `tokens.json` and erases the registry credentials `acrylic acr
 //! login` wrote (`registry_creds::erase_all`).
@@ -34,13 +40,23 @@ pub struct LoginArgs {
     /// profile's user).
     #[arg(short, long)]
     username: Option<String>,
+    /// The password (a user's), or a service principal's client secret.
+    #[arg(short, long, conflicts_with = "password_stdin")]
+    password: Option<String>,
     /// Read the password from stdin instead of prompting.
     #[arg(long)]
     password_stdin: bool,
     /// Sign in on another device's browser: print a code and a URL, then
     /// wait until the sign-in is approved there.
-    #[arg(long, conflicts_with_all = ["username", "password_stdin"])]
+    #[arg(long, conflicts_with_all = ["username", "password", "password_stdin", "service_principal"])]
     use_device_code: bool,
+    /// Sign in as a service principal: `-u` is its appId, with `-p SECRET`
+    /// (or `--password-stdin`) or `--certificate FILE`; needs `--tenant`.
+    #[arg(long, requires = "tenant")]
+    service_principal: bool,
+    /// A PEM file with the service principal's certificate and private key.
+    #[arg(long, requires = "service_principal", conflicts_with_all = ["password", "password_stdin"])]
+    certificate: Option<PathBuf>,
     /// Tenant id or domain (default: the profile's tenant, else `organizations`).
     #[arg(short, long)]
     tenant: Option<String>,
@@ -87,6 +103,15 @@ pub async fn login(ctx: &Context, args: LoginArgs) -> Result<Option<Output>> {
         .clone()
         .unwrap_or_else(|| "organizations".into());
     let client = Client::new(&server, profile.ca_cert.as_deref())?;
+    if args.service_principal {
+        let sp = ServicePrincipalArgs {
+            app_id: args.username,
+            password: args.password,
+            password_stdin: args.password_stdin,
+            certificate: args.certificate,
+        };
+        return service_principal_login(ctx, sp, profile, client, server, tenant).await;
+    }
 
     let (resp, username) = if args.use_device_code {
         let resp = device_sign_in(&client, &tenant).await?;
@@ -108,7 +133,9 @@ pub async fn login(ctx: &Context, args: LoginArgs) -> Result<Option<Output>> {
                 );
             }
         };
-        let password = if args.password_stdin {
+        let password = if let Some(p) = args.password {
+            p
+        } else if args.password_stdin {
             let mut s = String::new();
             std::io::stdin()
                 .read_to_string(&mut s)
@@ -143,6 +170,7 @@ pub async fn login(ctx: &Context, args: LoginArgs) -> Result<Option<Output>> {
         tenant_id: tenant_id.clone(),
         server_url: server.clone(),
         refresh_token: resp.refresh_token,
+        service_principal: None,
     };
     ctx.store.save_tokens(&tokens)?;
     profile.user = Some(username.clone());
@@ -180,6 +208,123 @@ pub async fn login(ctx: &Context, args: LoginArgs) -> Result<Option<Output>> {
         })
         .collect();
     Ok(Some(Output::new(Value::Array(list), account_columns())))
+}
+
+/// `acrylic login --service-principal` (#4): a token for ARM through the
+/// client credentials grant, kept with what renews it.
+/// What `--service-principal` signs in with.
+struct ServicePrincipalArgs {
+    app_id: Option<String>,
+    password: Option<String>,
+    password_stdin: bool,
+    certificate: Option<PathBuf>,
+}
+
+async fn service_principal_login(
+    ctx: &Context,
+    args: ServicePrincipalArgs,
+    mut profile: crate::profile::Profile,
+    client: Client,
+    server: String,
+    tenant: String,
+) -> Result<Option<Output>> {
+    let app_id = args.app_id.ok_or_else(|| {
+        CliError::Usage("pass the service principal's appId with --username/-u".into())
+    })?;
+    let certificate = match args.certificate {
+        Some(c) => Some(
+            std::fs::canonicalize(&c).with_context(|| format!("--certificate {}", c.display()))?,
+        ),
+        None => None,
+    };
+    let secret = match (&certificate, args.password, args.password_stdin) {
+        (Some(_), _, _) => None,
+        (None, Some(p), _) => Some(p),
+        (None, None, true) => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("reading the client secret from stdin")?;
+            Some(s.trim_end_matches(['\r', '\n']).to_owned())
+        }
+        (None, None, false) => {
+            return Err(CliError::Usage(
+                "pass the client secret with -p (or --password-stdin), or --certificate FILE"
+                    .into(),
+            )
+            .into());
+        }
+    };
+    let login = crate::profile::ServicePrincipalLogin {
+        app_id: app_id.clone(),
+        secret,
+        certificate,
+    };
+    let resp = super::ad_sp::service_principal_token(
+        &client,
+        &tenant,
+        &login,
+        "https://management.core.windows.net//.default",
+    )
+    .await?;
+    let tenant_id = token_tenant(&resp.access_token).unwrap_or_else(|| tenant.clone());
+    let tokens = Tokens {
+        access_token: resp.access_token,
+        expires_on: OffsetDateTime::now_utc().unix_timestamp() + resp.expires_in,
+        user: app_id.clone(),
+        tenant_id: tenant_id.clone(),
+        server_url: server,
+        refresh_token: None,
+        service_principal: Some(login),
+    };
+    ctx.store.save_tokens(&tokens)?;
+    let session = Session {
+        client,
+        profile: profile.clone(),
+        token: tokens.access_token,
+        user: app_id,
+        tenant_id,
+    };
+    // A service principal often may read no subscription (AcrPush on a
+    // registry grants no ARM read): az's `--allow-no-subscriptions`.
+    let subs = list_subscriptions(&session).await.unwrap_or_default();
+    if subs.is_empty() {
+        eprintln!(
+            "No subscriptions found for {}; signed in to tenant {} anyway.",
+            session.user, session.tenant_id
+        );
+    } else if !profile.subscription.as_deref().is_some_and(|s| {
+        subs.iter()
+            .any(|x| x.subscription_id.eq_ignore_ascii_case(s))
+    }) {
+        profile.subscription = Some(subs[0].subscription_id.clone());
+    }
+    ctx.store.save_profile(&profile)?;
+    let default = profile.subscription.clone().unwrap_or_default();
+    let list: Vec<Value> = subs
+        .iter()
+        .map(|s| {
+            let mut v = account_json(
+                s,
+                &session,
+                s.subscription_id.eq_ignore_ascii_case(&default),
+            );
+            v["user"]["type"] = json!("servicePrincipal");
+            v
+        })
+        .collect();
+    Ok(Some(Output::new(Value::Array(list), account_columns())))
+}
+
+/// The `tid` of a directory token (read for display and the profile; the
+/// CLI trusts the TLS connection it came over).
+fn token_tenant(jwt: &str) -> Option<String> {
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    v.get("tid")?.as_str().map(str::to_owned)
 }
 
 /// The device authorization grant: print the message (to stderr, as az

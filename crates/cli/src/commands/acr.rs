@@ -89,6 +89,23 @@ pub enum AcrCommand {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Manage scope maps: the repository permissions of tokens (like `az
+    /// acr scope-map`).
+    ScopeMap {
+        #[command(subcommand)]
+        command: super::scope_map::ScopeMapCommand,
+    },
+    /// Manage repository-scoped tokens and their passwords (like `az acr
+    /// token`).
+    Token {
+        #[command(subcommand)]
+        command: super::token::TokenCommand,
+    },
+    /// Kubernetes image pull secrets for a registry.
+    PullSecret {
+        #[command(subcommand)]
+        command: super::pull_secret::PullSecretCommand,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -195,10 +212,23 @@ pub async fn run(ctx: &Context, cmd: AcrCommand) -> Result<Option<Output>> {
     if let AcrCommand::Repository { command } = cmd {
         return super::repository::run(ctx, command).await;
     }
+    // Scope maps, tokens and pull secrets (#4) find their own sign-in (a
+    // pull secret for a login server needs none).
+    match cmd {
+        AcrCommand::ScopeMap { command } => return super::scope_map::run(ctx, command).await,
+        AcrCommand::Token { command } => return super::token::run(ctx, command).await,
+        AcrCommand::PullSecret { command } => {
+            return super::pull_secret::run(ctx, command).await;
+        }
+        _ => {}
+    }
     let s = ctx.session()?;
     match cmd {
         AcrCommand::Login(args) => super::acr_login::run(ctx, args).await,
         AcrCommand::Repository { command } => super::repository::run(ctx, command).await,
+        AcrCommand::ScopeMap { command } => super::scope_map::run(ctx, command).await,
+        AcrCommand::Token { command } => super::token::run(ctx, command).await,
+        AcrCommand::PullSecret { command } => super::pull_secret::run(ctx, command).await,
         AcrCommand::Create {
             reg,
             sku,

@@ -1,6 +1,7 @@
 //! `acrylic ad user …` and `acrylic ad group …` — az's `ad user`/`ad group`
 //! commands over the directory's Graph-shaped API (`/v1.0/users`,
-//! `/v1.0/groups`), with the sign-in's token. The server decides who may
+//! `/v1.0/groups`), with the sign-in's token. `ad app …` and `ad sp …`
+//! (#4) are in [`super::ad_app`] and [`super::ad_sp`]. The server decides who may
 //! do what (directory roles at scope `/`); its refusals name the missing
 //! permission and are shown as they come.
 //!
@@ -28,6 +29,16 @@ pub enum AdCommand {
     Group {
         #[command(subcommand)]
         command: GroupCommand,
+    },
+    /// Manage application registrations (#4).
+    App {
+        #[command(subcommand)]
+        command: super::ad_app::AppCommand,
+    },
+    /// Manage service principals and their credentials (#4).
+    Sp {
+        #[command(subcommand)]
+        command: super::ad_sp::SpCommand,
     },
 }
 
@@ -167,6 +178,8 @@ pub async fn run(ctx: &Context, cmd: AdCommand) -> Result<Option<Output>> {
     match cmd {
         AdCommand::User { command } => user(&s, command).await,
         AdCommand::Group { command } => group(&s, command).await,
+        AdCommand::App { command } => super::ad_app::run(&s, command).await,
+        AdCommand::Sp { command } => super::ad_sp::run(&s, command).await,
     }
 }
 
@@ -435,13 +448,13 @@ async fn group_id(s: &Session, group: &str) -> Result<String> {
 }
 
 /// A value inside OData single quotes.
-fn quote(s: &str) -> String {
+pub(super) fn quote(s: &str) -> String {
     s.replace('\'', "''")
 }
 
 /// A Graph entity without its `@odata.*` annotations (az prints them
 /// stripped too).
-fn clean(v: Option<Value>) -> Value {
+pub(super) fn clean(v: Option<Value>) -> Value {
     let mut v = v.unwrap_or(Value::Null);
     if let Some(o) = v.as_object_mut() {
         o.retain(|k, _| !k.starts_with("@odata.context"));
@@ -450,7 +463,7 @@ fn clean(v: Option<Value>) -> Value {
 }
 
 /// The `value` array of a Graph collection.
-fn values(v: Option<Value>) -> Value {
+pub(super) fn values(v: Option<Value>) -> Value {
     let list = v
         .and_then(|v| v.get("value").cloned())
         .unwrap_or_else(|| Value::Array(Vec::new()));

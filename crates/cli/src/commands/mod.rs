@@ -12,8 +12,13 @@ pub mod account;
 pub mod acr;
 pub mod acr_login;
 pub mod ad;
+pub mod ad_app;
+pub mod ad_sp;
+pub mod pull_secret;
 pub mod repository;
 pub mod role;
+pub mod scope_map;
+pub mod token;
 
 use anyhow::Result;
 use reqwest::Method;
@@ -139,7 +144,17 @@ impl Context {
         let Ok(Some(tokens)) = self.store.load_tokens() else {
             return;
         };
-        if !tokens.is_expired() || tokens.refresh_token.is_none() {
+        if !tokens.is_expired() {
+            return;
+        }
+        if tokens.service_principal.is_some() {
+            // A service principal signs in again with its credential (#4).
+            if let Err(e) = self.renew_service_principal(tokens).await {
+                *self.renewal_failure.borrow_mut() = Some(format!("{e:#}"));
+            }
+            return;
+        }
+        if tokens.refresh_token.is_none() {
             return;
         }
         if let Err(e) = self.renew(tokens).await {
@@ -182,6 +197,9 @@ impl Context {
     /// tokens serve any resource), saving the rotated refresh token.
     pub async fn token_for(&self, resource: &str) -> Result<ResourceToken> {
         let session = self.session()?;
+        if let Some(t) = self.service_principal_token_for(&session, resource).await? {
+            return Ok(t);
+        }
         let arm = [
             "https://management.core.windows.net",
             "https://management.azure.com",
@@ -248,3 +266,56 @@ impl Session {
 }
 
 // -- end of directory sign-in renewal --
+
+// -- service principal sign-ins (#4) --
+
+impl Context {
+    /// A new ARM token for an expired service principal sign-in, from the
+    /// credential it signed in with.
+    async fn renew_service_principal(&self, mut tokens: crate::profile::Tokens) -> Result<()> {
+        let Some(login) = tokens.service_principal.clone() else {
+            return Ok(());
+        };
+        let profile = self.profile()?;
+        let client = Client::new(&tokens.server_url, profile.ca_cert.as_deref())?;
+        let t = ad_sp::service_principal_token(
+            &client,
+            &tokens.tenant_id,
+            &login,
+            crate::client::SIGN_IN_SCOPE
+                .split(' ')
+                .next()
+                .unwrap_or("https://management.core.windows.net//.default"),
+        )
+        .await?;
+        tokens.access_token = t.access_token;
+        tokens.expires_on = time::OffsetDateTime::now_utc().unix_timestamp() + t.expires_in;
+        self.store.save_tokens(&tokens)
+    }
+
+    /// For a service principal sign-in: a token for `resource` through the
+    /// client credentials grant (it has no refresh token); `None` for a
+    /// user's sign-in.
+    async fn service_principal_token_for(
+        &self,
+        session: &Session,
+        resource: &str,
+    ) -> Result<Option<ResourceToken>> {
+        let Some(tokens) = self.store.load_tokens()? else {
+            return Ok(None);
+        };
+        let Some(login) = &tokens.service_principal else {
+            return Ok(None);
+        };
+        let scope = format!("{}/.default", resource.trim_end_matches('/'));
+        let t = ad_sp::service_principal_token(&session.client, &tokens.tenant_id, login, &scope)
+            .await?;
+        Ok(Some(ResourceToken {
+            access_token: t.access_token,
+            expires_on: time::OffsetDateTime::now_utc().unix_timestamp() + t.expires_in,
+            tenant_id: tokens.tenant_id.clone(),
+        }))
+    }
+}
+
+// -- end of service principal sign-ins --

@@ -574,11 +574,29 @@ async fn role_names(s: &Session, scope: &str) -> Result<Vec<(String, String)>> {
         .collect())
 }
 
-/// `--assignee`: an object id as is; a UPN through the directory; else a
-/// group's display name (exactly one group must have it).
+/// `--assignee`: a service principal's appId resolved to its object id
+/// (as az does, #4), else an object id as is; a UPN through the
+/// directory; else a group's display name (exactly one group must have it).
 async fn principal_id(s: &Session, assignee: &str) -> Result<String> {
     if let Ok(id) = uuid::Uuid::parse_str(assignee) {
-        return Ok(id.to_string());
+        // Without the right to read service principals, the id is taken as
+        // an object id (the server checks it exists).
+        let sp = s
+            .graph(
+                Method::GET,
+                &format!("/v1.0/servicePrincipals/{id}"),
+                &[],
+                None,
+            )
+            .await
+            .ok()
+            .flatten();
+        return Ok(sp
+            .as_ref()
+            .and_then(|v| v.get("id"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| id.to_string()));
     }
     if assignee.contains('@') {
         let path = format!("/v1.0/users/{}", encode_segment(assignee));
@@ -621,6 +639,33 @@ async fn principal_id(s: &Session, assignee: &str) -> Result<String> {
         ))
         .into()),
     }
+}
+
+/// Assigns `role` (a name or id) at `scope` to the object `principal` of
+/// `principal_type`, for commands that assign as part of their work
+/// (`acrylic ad sp create-for-rbac --role --scopes`, #4).
+pub(crate) async fn assign(
+    s: &Session,
+    scope: &str,
+    role: &str,
+    principal: &str,
+    principal_type: &str,
+) -> Result<Value> {
+    let scope = scope.trim().trim_end_matches('/');
+    let role_id = role_id(s, scope, role).await?;
+    let path = format!(
+        "{}/{AUTHZ}/roleAssignments/{}",
+        under(scope),
+        uuid::Uuid::new_v4()
+    );
+    let body = json!({"properties": {
+        "roleDefinitionId": role_id,
+        "principalId": principal,
+        "principalType": principal_type,
+    }});
+    Ok(call(s, Method::PUT, &path, &[], Some(&body))
+        .await?
+        .unwrap_or(Value::Null))
 }
 
 /// The scope a command acts at.

@@ -104,6 +104,36 @@ pub enum ArmError {
     RoleDefinitionHasAssignments {
         id: uuid::Uuid,
     },
+    // -- scope maps and repository tokens (#4) --
+    /// A token or scope map of a registry that does not exist.
+    ChildResourceNotFound {
+        /// `tokens` or `scopeMaps`.
+        kind: &'static str,
+        name: String,
+        registry: String,
+        resource_group: ResourceGroupName,
+    },
+    /// A system scope map cannot be created, changed or deleted
+    /// (acr-auth.md §6.4).
+    SystemScopeMapReadOnly {
+        name: String,
+    },
+    /// A scope map that tokens still use cannot be deleted.
+    ScopeMapInUse {
+        name: String,
+        tokens: Vec<String>,
+    },
+    /// A property value that breaks a rule (names the property and why).
+    InvalidParameter {
+        parameter: &'static str,
+        reason: String,
+    },
+    /// A registry limit (acr-auth.md §8), e.g. tokens per registry.
+    QuotaExceeded {
+        what: &'static str,
+        limit: usize,
+        sku: String,
+    },
     /// No route: a path or method the control plane does not serve.
     NoRoute {
         method: String,
@@ -292,6 +322,47 @@ impl ArmError {
                     "There are existing role assignments referencing role '{id}'. Delete them before \
                      deleting the role definition."
                 ),
+            ),
+            E::ChildResourceNotFound {
+                kind,
+                name,
+                registry,
+                resource_group,
+            } => (
+                StatusCode::NOT_FOUND,
+                "ResourceNotFound",
+                format!(
+                    "The Resource 'Microsoft.ContainerRegistry/registries/{registry}/{kind}/{name}' under \
+                     resource group '{resource_group}' was not found. For more details please go to \
+                     https://aka.ms/ARMResourceNotFoundFix"
+                ),
+            ),
+            E::SystemScopeMapReadOnly { name } => (
+                StatusCode::BAD_REQUEST,
+                "SystemScopeMapReadOnly",
+                format!(
+                    "The scope map '{name}' is system-defined: it exists in every registry and cannot be \
+                     created, updated or deleted. Create a scope map of your own instead."
+                ),
+            ),
+            E::ScopeMapInUse { name, tokens } => (
+                StatusCode::CONFLICT,
+                "ScopeMapInUse",
+                format!(
+                    "The scope map '{name}' is used by the token(s) {}. Delete them or give them another \
+                     scope map first.",
+                    tokens.join(", ")
+                ),
+            ),
+            E::InvalidParameter { parameter, reason } => (
+                StatusCode::BAD_REQUEST,
+                "InvalidParameter",
+                format!("The value of '{parameter}' is invalid: {reason}."),
+            ),
+            E::QuotaExceeded { what, limit, sku } => (
+                StatusCode::CONFLICT,
+                "QuotaExceeded",
+                format!("A registry of the {sku} tier can have at most {limit} {what}."),
             ),
             E::NoRoute { method, path } => (
                 StatusCode::NOT_FOUND,

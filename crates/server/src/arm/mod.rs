@@ -12,7 +12,8 @@
 //!    the tenant that owns the scope: a `Permit` (or 403), or a
 //!    [`Visible`] filter for listings;
 //! 4. run the handler ([`registries`], [`subscriptions`],
-//!    [`role_assignments`], [`role_definitions`]), which maps store and
+//!    [`role_assignments`], [`role_definitions`], and for repository-scoped
+//!    tokens [`scope_maps`] and [`tokens`]), which maps store and
 //!    domain failures to ARM's `{"error": {"code", "message"}}`
 //!    ([`error::ArmError`]). Changes are written to the audit log.
 //!
@@ -26,8 +27,12 @@ mod registries;
 mod role_assignments;
 mod role_definitions;
 pub mod route;
+// Scope maps and repository-scoped tokens (#4); the token service and the
+// gate use their credential check and current rules.
+pub(crate) mod scope_maps;
 mod shapes;
 mod subscriptions;
+pub(crate) mod tokens;
 
 use std::net::SocketAddr;
 
@@ -266,6 +271,45 @@ async fn handle(state: &AppState, req: axum::extract::Request) -> Result<Respons
                 role_definitions::delete(state, &req, &caller, scope, id, need_permit()?).await?;
             Ok(maybe_json(answer))
         }
+        ArmRoute::ListScopeMaps(p) => Ok(ok(scope_maps::list(state, p, need_permit()?).await?)),
+        ArmRoute::GetScopeMap(p, name) => {
+            Ok(ok(scope_maps::get(state, p, name, need_permit()?).await?))
+        }
+        ArmRoute::PutScopeMap(p, name) => {
+            let (status, v) = scope_maps::put(state, &req, p, name, need_permit()?).await?;
+            Ok(json(status, &v))
+        }
+        ArmRoute::PatchScopeMap(p, name) => {
+            Ok(ok(
+                scope_maps::patch(state, &req, p, name, need_permit()?).await?
+            ))
+        }
+        ArmRoute::DeleteScopeMap(p, name) => {
+            Ok(scope_maps::delete(state, &req, p, name, need_permit()?)
+                .await?
+                .into_response())
+        }
+        ArmRoute::ListTokens(p) => Ok(ok(tokens::list(state, p, need_permit()?).await?)),
+        ArmRoute::GetToken(p, name) => Ok(ok(tokens::get(state, p, name, need_permit()?).await?)),
+        ArmRoute::PutToken(p, name) => {
+            let (status, v) = tokens::put(state, &req, p, name, need_permit()?).await?;
+            Ok(json(status, &v))
+        }
+        ArmRoute::PatchToken(p, name) => {
+            Ok(ok(
+                tokens::patch(state, &req, p, name, need_permit()?).await?
+            ))
+        }
+        ArmRoute::DeleteToken(p, name) => Ok(tokens::delete(state, &req, p, name, need_permit()?)
+            .await?
+            .into_response()),
+        ArmRoute::GenerateCredentials(p) => Ok(ok(tokens::generate_credentials(
+            state,
+            &req,
+            p,
+            need_permit()?,
+        )
+        .await?)),
     }
 }
 

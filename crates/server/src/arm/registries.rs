@@ -35,12 +35,9 @@ pub async fn list(
     if let Some(rg) = rg {
         resource_group_exists(state, sub, rg).await?;
     }
-    let items = state
-        .meta
-        .list_registries(Some(sub), rg)
+    let items = visible_registries(state, visible, sub, rg)
         .await?
         .iter()
-        .filter(|r| visible.may_see(&r.arm_scope(), &r.tenant_id))
         .map(shapes::registry)
         .collect();
     Ok(shapes::list(items))
@@ -61,15 +58,24 @@ pub async fn list_resources(
     if !wanted {
         return Ok(shapes::list(vec![]));
     }
-    let items = state
-        .meta
-        .list_registries(Some(sub), None)
+    let items = visible_registries(state, visible, sub, None)
         .await?
         .iter()
-        .filter(|r| visible.may_see(&r.arm_scope(), &r.tenant_id))
         .map(shapes::resource)
         .collect();
     Ok(shapes::list(items))
+}
+
+/// The registries of `sub` (and `rg`) the caller may see.
+async fn visible_registries(
+    state: &AppState,
+    visible: &Visible<'_>,
+    sub: &SubscriptionId,
+    rg: Option<&ResourceGroupName>,
+) -> Result<Vec<Registry>, ArmError> {
+    let mut registries = state.meta.list_registries(Some(sub), rg).await?;
+    registries.retain(|r| visible.may_see(&r.arm_scope(), &r.tenant_id));
+    Ok(registries)
 }
 
 pub async fn get(

@@ -187,6 +187,9 @@ async fn principal_tenant(
     if let Some(g) = state.meta.find_group(id).await? {
         return Ok(Some((g.tenant_id, PrincipalType::Group)));
     }
+    if let Some(sp) = state.meta.find_service_principal(id).await? {
+        return Ok(Some((sp.tenant_id, PrincipalType::ServicePrincipal)));
+    }
     Ok(None)
 }
 
@@ -261,11 +264,9 @@ pub async fn create(
             }
             _ => actual,
         },
-        // Service principals and managed identities are not in the
-        // directory yet; an assignment to one is taken on the caller's
-        // word, as Azure does for a principal still replicating.
-        // TODO(#4): verify service principals once the directory holds them.
-        None if given == Some(PrincipalType::ServicePrincipal) => PrincipalType::ServicePrincipal,
+        // Users, groups and service principals (#4) are all in the
+        // directory: an assignment to an object that is not there (or is
+        // another tenant's) is refused, whatever principalType says.
         Some(_) | None => {
             return Err(ArmError::PrincipalNotFound {
                 id: principal_id.to_string(),

@@ -17,6 +17,11 @@
 //! | POST | `…/registries/{name}/listCredentials` | ListCredentials | `registries/listCredentials/action` |
 //! | POST | `…/registries/{name}/regenerateCredential` | RegenerateCredential | `registries/regenerateCredential/action` |
 //! | GET | `…/registries/{name}/auditLogs?principal&action&repository&since&top` | ListAuditLogs | `registries/auditLogs/read` (acrylic extension) |
+//! | GET | `…/registries/{name}/scopeMaps` | ListScopeMaps | `registries/scopeMaps/read` |
+//! | GET, PUT, PATCH, DELETE | `…/registries/{name}/scopeMaps/{scopeMap}` | Get/Put/Patch/DeleteScopeMap | `registries/scopeMaps/read\|write\|write\|delete` |
+//! | GET | `…/registries/{name}/tokens` | ListTokens | `registries/tokens/read` |
+//! | GET, PUT, PATCH, DELETE | `…/registries/{name}/tokens/{token}` | Get/Put/Patch/DeleteToken | `registries/tokens/read\|write\|write\|delete` |
+//! | POST | `…/registries/{name}/generateCredentials` | GenerateCredentials | `registries/generateCredentials/action` |
 //!
 //! Role-based access control (`Microsoft.Authorization`, acr-auth.md §6.7),
 //! where `{scope}` is empty (`/`, the tenant root), `/subscriptions/{sub}`,
@@ -43,6 +48,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::error::ArmError;
+use super::scope_maps::ScopeMapName;
+use super::tokens::TokenName;
 
 /// Control-plane operations, as role definitions name them (acr-auth.md §6.2).
 pub mod op {
@@ -65,6 +72,15 @@ pub mod op {
     pub const ROLE_DEFINITIONS_READ: &str = "Microsoft.Authorization/roleDefinitions/read";
     pub const ROLE_DEFINITIONS_WRITE: &str = "Microsoft.Authorization/roleDefinitions/write";
     pub const ROLE_DEFINITIONS_DELETE: &str = "Microsoft.Authorization/roleDefinitions/delete";
+    // -- scope maps and repository tokens (#4) --
+    pub const SCOPE_MAPS_READ: &str = "Microsoft.ContainerRegistry/registries/scopeMaps/read";
+    pub const SCOPE_MAPS_WRITE: &str = "Microsoft.ContainerRegistry/registries/scopeMaps/write";
+    pub const SCOPE_MAPS_DELETE: &str = "Microsoft.ContainerRegistry/registries/scopeMaps/delete";
+    pub const TOKENS_READ: &str = "Microsoft.ContainerRegistry/registries/tokens/read";
+    pub const TOKENS_WRITE: &str = "Microsoft.ContainerRegistry/registries/tokens/write";
+    pub const TOKENS_DELETE: &str = "Microsoft.ContainerRegistry/registries/tokens/delete";
+    pub const GENERATE_CREDENTIALS: &str =
+        "Microsoft.ContainerRegistry/registries/generateCredentials/action";
 }
 
 pub const REGISTRY_TYPE: &str = "Microsoft.ContainerRegistry/registries";
@@ -220,6 +236,18 @@ pub enum ArmRoute {
     GetRoleDefinition(RoleScope, uuid::Uuid),
     PutRoleDefinition(RoleScope, uuid::Uuid),
     DeleteRoleDefinition(RoleScope, uuid::Uuid),
+    // -- scope maps and repository tokens (#4) --
+    ListScopeMaps(RegistryPath),
+    GetScopeMap(RegistryPath, ScopeMapName),
+    PutScopeMap(RegistryPath, ScopeMapName),
+    PatchScopeMap(RegistryPath, ScopeMapName),
+    DeleteScopeMap(RegistryPath, ScopeMapName),
+    ListTokens(RegistryPath),
+    GetToken(RegistryPath, TokenName),
+    PutToken(RegistryPath, TokenName),
+    PatchToken(RegistryPath, TokenName),
+    DeleteToken(RegistryPath, TokenName),
+    GenerateCredentials(RegistryPath),
 }
 
 /// The access a route needs.
@@ -333,6 +361,48 @@ impl ArmRoute {
                     (Method::GET, "auditlogs") => {
                         ArmRoute::ListAuditLogs(path, audit_query(query)?)
                     }
+                    (Method::GET, "scopemaps") => ArmRoute::ListScopeMaps(path),
+                    (Method::GET, "tokens") => ArmRoute::ListTokens(path),
+                    (Method::POST, "generatecredentials") => ArmRoute::GenerateCredentials(path),
+                    _ => return Err(no_route()),
+                }
+            }
+            // Scope maps and tokens of a registry (#4).
+            (
+                m,
+                [
+                    "resourcegroups",
+                    _,
+                    "providers",
+                    p,
+                    "registries",
+                    _,
+                    kind,
+                    _,
+                ],
+            ) if *p == ACR => {
+                let path = registry(3, 7)?;
+                match *kind {
+                    "scopemaps" => {
+                        let name = ScopeMapName::parse(segs[9])?;
+                        match m {
+                            Method::GET => ArmRoute::GetScopeMap(path, name),
+                            Method::PUT => ArmRoute::PutScopeMap(path, name),
+                            Method::PATCH => ArmRoute::PatchScopeMap(path, name),
+                            Method::DELETE => ArmRoute::DeleteScopeMap(path, name),
+                            _ => return Err(no_route()),
+                        }
+                    }
+                    "tokens" => {
+                        let name = TokenName::parse(segs[9])?;
+                        match m {
+                            Method::GET => ArmRoute::GetToken(path, name),
+                            Method::PUT => ArmRoute::PutToken(path, name),
+                            Method::PATCH => ArmRoute::PatchToken(path, name),
+                            Method::DELETE => ArmRoute::DeleteToken(path, name),
+                            _ => return Err(no_route()),
+                        }
+                    }
                     _ => return Err(no_route()),
                 }
             }
@@ -382,6 +452,19 @@ impl ArmRoute {
             }
             ArmRoute::PutRoleDefinition(s, _) => at(s.arm_scope(), op::ROLE_DEFINITIONS_WRITE),
             ArmRoute::DeleteRoleDefinition(s, _) => at(s.arm_scope(), op::ROLE_DEFINITIONS_DELETE),
+            ArmRoute::ListScopeMaps(p) | ArmRoute::GetScopeMap(p, _) => {
+                at(p.scope(), op::SCOPE_MAPS_READ)
+            }
+            ArmRoute::PutScopeMap(p, _) | ArmRoute::PatchScopeMap(p, _) => {
+                at(p.scope(), op::SCOPE_MAPS_WRITE)
+            }
+            ArmRoute::DeleteScopeMap(p, _) => at(p.scope(), op::SCOPE_MAPS_DELETE),
+            ArmRoute::ListTokens(p) | ArmRoute::GetToken(p, _) => at(p.scope(), op::TOKENS_READ),
+            ArmRoute::PutToken(p, _) | ArmRoute::PatchToken(p, _) => {
+                at(p.scope(), op::TOKENS_WRITE)
+            }
+            ArmRoute::DeleteToken(p, _) => at(p.scope(), op::TOKENS_DELETE),
+            ArmRoute::GenerateCredentials(p) => at(p.scope(), op::GENERATE_CREDENTIALS),
         }
     }
 }

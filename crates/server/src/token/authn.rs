@@ -5,11 +5,19 @@
 //! - the admin user: username = registry name, `password` or `password2`,
 //!   only while enabled (§6.5);
 //! - the null GUID with a registry refresh token (§2.4);
-//! - anonymous, only with anonymous pull enabled (§3.4).
+//! - anonymous, only with anonymous pull enabled (§3.4);
+//! - a repository-scoped token: username = token name, `password1` or
+//!   `password2`, only while enabled and the password unexpired
+//!   (`crate::arm::tokens::authenticate`, #4).
 //!
-//! Service principals (appId + secret) and repository tokens (name +
-//! password) slot in as more arms of [`authenticate_password`] (#4). Each
-//! refusal is a distinct [`AuthError`], for the audit log; clients see 401.
+//! - a service principal: username = its application's `appId`, password =
+//!   a client secret of the application, the service principal provisioned
+//!   in the registry's tenant and enabled, the secret started and not
+//!   ended to the second (`crate::directory::apps::check_secret`, through
+//!   the `CredentialCache`, #4).
+//!
+//! Each refusal is a distinct [`AuthError`], for the audit log; clients
+//! see 401.
 
 use acrylic_authz::Principal;
 use acrylic_identity::constant_time_eq;
@@ -132,6 +140,37 @@ pub enum AuthError {
     SignedOut,
     #[error("refresh tokens are not accepted here")]
     RefreshNotAccepted,
+    /// A repository token whose password matched, but which is disabled
+    /// (#4). The message says how to enable it.
+    #[error(
+        "the token {token} is disabled; enable it with `acrylic acr token update --name {token} --registry {registry} --status enabled`"
+    )]
+    TokenDisabled { token: String, registry: String },
+    /// A repository token password that matched but has expired (#4). The
+    /// message names the expiry and the command that makes a new one.
+    #[error(
+        "the {password} of token {token} expired at {expiry}; generate a new one with `acrylic acr token credential generate --name {token} --registry {registry} --{password}`"
+    )]
+    TokenPasswordExpired {
+        token: String,
+        registry: String,
+        password: &'static str,
+        expiry: String,
+    },
+    /// A service principal's client secret that matched but has ended
+    /// (#4). The message names the end and the command that renews it.
+    #[error(
+        "the client secret {key_id} of service principal {app_id} expired at {end}; create a new one with `acrylic ad sp credential reset --id {app_id}`"
+    )]
+    ClientSecretExpired {
+        app_id: uuid::Uuid,
+        key_id: uuid::Uuid,
+        end: String,
+    },
+    /// A service principal whose secret matched, but which is disabled
+    /// (`accountEnabled: false`, #4).
+    #[error("the service principal {app_id} is disabled")]
+    ServicePrincipalDisabled { app_id: uuid::Uuid },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -212,9 +251,74 @@ async fn authenticate_password(
             Err(AuthError::BadCredentials)
         };
     }
-    // Service principals (appId + client secret) and repository tokens
-    // (token name + password) are resolved here with #4.
+    // Repository-scoped tokens: token name + password1/password2 (#4,
+    // acr-auth.md §3.2, §6.4).
+    if let Some(principal) =
+        crate::arm::tokens::authenticate(state, registry, username, password).await?
+    {
+        // The token's name, as the username it logs in with.
+        let subject = match &principal {
+            Principal::RepositoryToken { name, .. } => name.clone(),
+            other => other.label(),
+        };
+        return Ok(Authenticated {
+            principal,
+            subject,
+            refresh: None,
+        });
+    }
+    // Service principals: appId + client secret (#4, acr-auth.md §3.2).
+    if let Ok(app_id) = uuid::Uuid::parse_str(username)
+        && let Some(who) =
+            authenticate_service_principal(state, registry, &app_id, password).await?
+    {
+        return Ok(who);
+    }
+    // A name no credential has costs what a wrong password costs.
+    crate::arm::tokens::decoy_verify(password).await;
     Err(AuthError::BadCredentials)
+}
+
+/// `appId` + client secret (#4): `None` when no application has that
+/// `appId` (the caller then spends a decoy verify), an error when its
+/// secret is wrong, ended or not yet started, or its service principal is
+/// missing from the registry's tenant or disabled.
+async fn authenticate_service_principal(
+    state: &AppState,
+    registry: &Registry,
+    app_id: &uuid::Uuid,
+    secret: &str,
+) -> Result<Option<Authenticated>, AuthError> {
+    use crate::directory::apps::{self, SecretCheck, date};
+    let Some(app) = state.meta.find_application_by_app_id(app_id).await? else {
+        return Ok(None);
+    };
+    // Only in the registry's tenant: a multi-tenant application must be
+    // provisioned there (acr-auth.md §7: cluster service principals).
+    let Some(sp) = apps::service_principal_in(state, &app, &registry.tenant_id).await? else {
+        return Ok(None);
+    };
+    match apps::check_secret(state, &app, &sp, secret).await? {
+        SecretCheck::Valid(_) => {}
+        SecretCheck::Expired(c) => {
+            return Err(AuthError::ClientSecretExpired {
+                app_id: app.app_id,
+                key_id: c.key_id,
+                end: date(c.end_at),
+            });
+        }
+        SecretCheck::NotYetValid(_) | SecretCheck::Wrong => {
+            return Err(AuthError::BadCredentials);
+        }
+    }
+    if !sp.enabled {
+        return Err(AuthError::ServicePrincipalDisabled { app_id: app.app_id });
+    }
+    Ok(Some(Authenticated {
+        principal: apps::principal_of(&sp),
+        subject: sp.id.to_string(),
+        refresh: None,
+    }))
 }
 
 async fn authenticate_refresh(
@@ -250,6 +354,19 @@ async fn authenticate_refresh(
         }
         if super::issued_before(claims.iat, user.sessions_valid_after) {
             return Err(AuthError::SignedOut);
+        }
+    }
+    // A deleted or disabled service principal gets no new access tokens
+    // (#4); its role assignments went with it anyway.
+    if let Principal::ServicePrincipal { oid, tenant, .. } = &principal {
+        let sp = state
+            .meta
+            .find_service_principal(oid)
+            .await?
+            .filter(|sp| sp.tenant_id == *tenant)
+            .ok_or(AuthError::PrincipalGone)?;
+        if !sp.enabled {
+            return Err(AuthError::PrincipalGone);
         }
     }
     Ok(Authenticated {

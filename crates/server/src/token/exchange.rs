@@ -22,7 +22,9 @@
 //! registry's `azureADAuthenticationAsArmPolicy` is disabled, §2.1
 //! "Audience acceptance"), the registry's tenant, the `tenant` form value,
 //! and the principal: a user that still exists, is enabled and has not
-//! signed out since the token was issued.
+//! signed out since the token was issued; or (`idtyp=app`, #4) a service
+//! principal that still exists in the token's tenant, is enabled, and
+//! whose application may still sign in there.
 //!
 //! Answer: `200 {"refresh_token": "<registry refresh JWT>"}` — exactly that
 //! one field (§2.2) — bound to this registry (`aud` = login server, `rid`)
@@ -136,9 +138,13 @@ pub enum ExchangeError {
         token_tenant: TenantId,
     },
     #[error(
-        "directory tokens of kind {0:?} cannot be exchanged yet (service principals and managed identities: issue #4)"
+        "directory tokens of kind {0:?} cannot be exchanged yet (managed identities: issue #5)"
     )]
     UnsupportedIdentity(String),
+    #[error("the service principal of application {0} no longer exists in this tenant")]
+    ServicePrincipalGone(String),
+    #[error("the service principal of application {0} is disabled")]
+    ServicePrincipalDisabled(String),
     #[error("the user {0} no longer exists")]
     UserGone(String),
     #[error("the user {0} is disabled")]
@@ -172,6 +178,8 @@ impl ExchangeError {
             | ExchangeError::WrongTenant { .. }
             | ExchangeError::TenantMismatch { .. }
             | ExchangeError::UnsupportedIdentity(_)
+            | ExchangeError::ServicePrincipalGone(_)
+            | ExchangeError::ServicePrincipalDisabled(_)
             | ExchangeError::UserGone(_)
             | ExchangeError::UserDisabled(_)
             | ExchangeError::SignedOut(_) => TokenFailure::unauthorized(self.to_string()),
@@ -498,6 +506,9 @@ async fn current_principal(
     state: &AppState,
     claims: &DirectoryClaims,
 ) -> Result<Principal, ExchangeError> {
+    if claims.idtyp == "app" {
+        return current_service_principal(state, claims).await;
+    }
     if claims.idtyp != "user" {
         return Err(ExchangeError::UnsupportedIdentity(
             claims.idtyp.chars().take(32).collect(),
@@ -519,6 +530,49 @@ async fn current_principal(
         oid: user.id,
         upn: user.upn,
     })
+}
+
+/// The service principal behind an app token (#4), as the directory sees
+/// it now: it exists in the token's tenant with the token's `appid`, is
+/// enabled, and its application may still sign in there (not deleted; a
+/// single-tenant app only at home). Deleting it, disabling it or deleting
+/// the application stops exchanges at once. Its credentials are not
+/// re-checked: like Entra's, an app token lives out its hour.
+async fn current_service_principal(
+    state: &AppState,
+    claims: &DirectoryClaims,
+) -> Result<Principal, ExchangeError> {
+    let shown = claims
+        .appid
+        .clone()
+        .unwrap_or_else(|| claims.oid.to_string());
+    let gone = || ExchangeError::ServicePrincipalGone(shown.chars().take(64).collect());
+    let app_id = claims
+        .appid
+        .as_deref()
+        .and_then(|a| uuid::Uuid::parse_str(a).ok())
+        .ok_or_else(gone)?;
+    let sp = state
+        .meta
+        .find_service_principal(&claims.oid)
+        .await?
+        .filter(|sp| sp.tenant_id == claims.tid && sp.app_id == app_id)
+        .ok_or_else(gone)?;
+    let app = state
+        .meta
+        .find_application_by_app_id(&app_id)
+        .await?
+        .ok_or_else(gone)?;
+    if crate::directory::apps::service_principal_in(state, &app, &claims.tid)
+        .await?
+        .is_none()
+    {
+        return Err(gone());
+    }
+    if !sp.enabled {
+        return Err(ExchangeError::ServicePrincipalDisabled(app_id.to_string()));
+    }
+    Ok(crate::directory::apps::principal_of(&sp))
 }
 
 /// Whether a token with `iat` (whole seconds) was issued before

@@ -32,15 +32,24 @@ const MAX_GROUP_DEPTH: usize = 32;
 /// naming it or one of them, with their role definitions resolved
 /// (built-in, or the tenant's custom roles) and conditions parsed. An
 /// assignment whose role is unknown or whose condition does not parse
-/// grants nothing (deny by default). The scope maps of repository tokens
-/// (#4) slot in here.
+/// grants nothing (deny by default). A repository token gets its current
+/// scope map's rules instead (none when it is gone or disabled).
 pub async fn grants_for(
     state: &AppState,
     principal: &Principal,
     _registry: Option<&Registry>,
 ) -> Result<Grants, StoreError> {
     let Some(oid) = principal.object_id() else {
-        // Admin, anonymous and repository tokens are not subject to RBAC.
+        // A repository token is granted by its scope map, loaded now on
+        // every decision, so a changed map or a disabled token applies at
+        // once (#4, acr-auth.md §6.4).
+        if let Principal::RepositoryToken { registry, name } = principal {
+            return Ok(Grants {
+                scope_map: crate::arm::tokens::current_rules(state, registry, name).await?,
+                ..Grants::default()
+            });
+        }
+        // Admin and anonymous are not subject to RBAC.
         return Ok(Grants::default());
     };
     let groups = groups_of(state, &oid).await?;

@@ -227,6 +227,16 @@ async fn issue(
                     TokenFailure::unauthorized(stale_refresh_message(&e, &registry))
                 }
                 AuthError::PrincipalGone => TokenFailure::unauthorized(e.to_string()),
+                // Repository tokens (#4): the message says how to fix it.
+                AuthError::TokenDisabled { .. } | AuthError::TokenPasswordExpired { .. } => {
+                    TokenFailure::unauthorized(e.to_string())
+                }
+                // Service principals (#4): the expiry and the renewing
+                // command, or the disabled state.
+                AuthError::ClientSecretExpired { .. }
+                | AuthError::ServicePrincipalDisabled { .. } => {
+                    TokenFailure::unauthorized(e.to_string())
+                }
                 AuthError::Missing
                 | AuthError::MalformedBasic
                 | AuthError::BadCredentials
@@ -308,12 +318,14 @@ async fn issue(
 ///   yes, the same token, so docker stores it as its identity token and the
 ///   3-hour limit stays that of the original token. Not for
 ///   `grant_type=refresh_token`, whose ACR answer is `access_token` only;
-/// - `offline_token=true` from a directory principal (service principals
-///   with #4): a new 3-hour refresh token;
-/// - never for the admin user (or repository tokens, or anonymous): their
-///   logins are stored in the wild as plain `auth` and replayed as Basic for
-///   months; a 3-hour identity token in their place would make a
-///   long-lived admin login silently expire.
+/// - `offline_token=true` from another directory principal: a new 3-hour
+///   refresh token;
+/// - never for the admin user, repository tokens, service principals
+///   logging in with `appId` + secret (#4), or anonymous: their logins are
+///   stored in the wild as plain `auth` (pull secrets, CI `docker login`)
+///   and replayed as Basic for months; a 3-hour identity token in their
+///   place would make a long-lived login silently expire (acr-auth.md
+///   §3.2: only the null-GUID case is known to get one).
 fn refresh_for(
     state: &AppState,
     registry: &Registry,
@@ -326,7 +338,8 @@ fn refresh_for(
     if let Some(presented) = &who.refresh {
         return Ok((!req.refresh_grant).then(|| presented.token.clone()));
     }
-    let directory_principal = who.principal.object_id().is_some();
+    let directory_principal = who.principal.object_id().is_some()
+        && !matches!(who.principal, Principal::ServicePrincipal { .. });
     if !(req.offline && directory_principal) {
         return Ok(None);
     }

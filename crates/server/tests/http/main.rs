@@ -8,5 +8,8 @@ mod directory;
 mod exchange;
 mod oci;
 mod rbac;
+mod repo_tokens;
 mod serve;
+mod service_principals;
+mod support;
 mod token;

@@ -486,6 +486,206 @@ pub struct RoleDefinitionRecord {
 
 // -- end of role definitions --
 
+// -- scope maps and repository tokens (#4) --
+
+/// A user-defined scope map of a registry (acr-auth.md §6.4). The system
+/// scope maps exist in every registry and are defined by the server, never
+/// stored. Names are unique per registry, compared case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeMapRecord {
+    pub registry_id: RegistryId,
+    /// As given (5–50 of `[a-zA-Z0-9-_]`, checked by the server).
+    pub name: String,
+    pub description: Option<String>,
+    /// `repositories/<repo>/<action>` strings, validated by the server.
+    pub actions: Vec<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// Which of a token's two password slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenPasswordName {
+    Password1,
+    Password2,
+}
+
+impl TokenPasswordName {
+    pub const ALL: [TokenPasswordName; 2] = [Self::Password1, Self::Password2];
+
+    /// `password1` / `password2`, as ARM names them.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password1 => "password1",
+            Self::Password2 => "password2",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// One password of a repository token. The value is shown once, when it is
+/// generated, and never kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenPassword {
+    /// argon2id PHC string; never the password.
+    pub hash: String,
+    pub created_at: OffsetDateTime,
+    /// The password stops authenticating at this instant.
+    pub expiry: Option<OffsetDateTime>,
+}
+
+/// A repository-scoped token of a registry (acr-auth.md §6.4): not a
+/// directory identity; its username is its name. Names are unique per
+/// registry, compared case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryTokenRecord {
+    pub registry_id: RegistryId,
+    /// As given (5–50 of `[a-zA-Z0-9-]`, checked by the server).
+    pub name: String,
+    /// The name of its one scope map.
+    pub scope_map: String,
+    /// Whether `scope_map` names a system scope map (not stored); a
+    /// user-defined one must exist, and cannot be deleted while in use.
+    pub system_scope_map: bool,
+    pub enabled: bool,
+    pub password1: Option<TokenPassword>,
+    pub password2: Option<TokenPassword>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl RepositoryTokenRecord {
+    pub fn password(&self, which: TokenPasswordName) -> Option<&TokenPassword> {
+        match which {
+            TokenPasswordName::Password1 => self.password1.as_ref(),
+            TokenPasswordName::Password2 => self.password2.as_ref(),
+        }
+    }
+}
+
+// -- end of scope maps and repository tokens --
+
+// -- applications and service principals (#4) --
+
+/// Who may sign in to an application (Graph `signInAudience`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInAudience {
+    /// `AzureADMyOrg`: only its home tenant.
+    SingleTenant,
+    /// `AzureADMultipleOrgs`: any tenant where its service principal is
+    /// provisioned (the consent step).
+    MultiTenant,
+}
+
+impl SignInAudience {
+    /// Graph's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SingleTenant => "AzureADMyOrg",
+            Self::MultiTenant => "AzureADMultipleOrgs",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "AzureADMyOrg" => Some(Self::SingleTenant),
+            "AzureADMultipleOrgs" => Some(Self::MultiTenant),
+            _ => None,
+        }
+    }
+}
+
+/// An application registration (Graph `application`): one per app, in its
+/// home tenant; its credentials sign it in wherever it has a service
+/// principal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Application {
+    /// The application object's id.
+    pub id: ObjectId,
+    /// The client id (`appId`), unique server-wide.
+    pub app_id: uuid::Uuid,
+    /// The home tenant.
+    pub tenant_id: TenantId,
+    pub display_name: String,
+    pub sign_in_audience: SignInAudience,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// A service principal: an application's identity in one tenant (the
+/// principal role assignments name). At most one per app and tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePrincipal {
+    pub id: ObjectId,
+    pub app_id: uuid::Uuid,
+    pub tenant_id: TenantId,
+    pub display_name: String,
+    /// `accountEnabled`: a disabled service principal gets no tokens.
+    pub enabled: bool,
+    pub created_at: OffsetDateTime,
+}
+
+/// What an application credential is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppCredentialKind {
+    /// A client secret (Graph `passwordCredential`): only its argon2id PHC
+    /// hash is kept; the value is shown once.
+    Password { hash: String },
+    /// A certificate's public part (Graph `keyCredential`, type
+    /// `AsymmetricX509Cert`): client assertions signed with its key are
+    /// accepted.
+    Certificate {
+        /// The DER X.509 certificate.
+        der: Vec<u8>,
+        /// Lowercase hex SHA-1 of `der` (JWT `x5t`, Graph's
+        /// `customKeyIdentifier`).
+        sha1: String,
+        /// Lowercase hex SHA-256 of `der` (JWT `x5t#S256`).
+        sha256: String,
+    },
+}
+
+/// One credential of an application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppCredential {
+    /// Graph `keyId`, unique server-wide.
+    pub key_id: uuid::Uuid,
+    /// The application object's id.
+    pub application_id: ObjectId,
+    pub kind: AppCredentialKind,
+    pub display_name: Option<String>,
+    /// The first three characters of a secret (Graph `hint`).
+    pub hint: Option<String>,
+    /// Not usable before this instant.
+    pub start_at: OffsetDateTime,
+    /// Not usable from this instant on.
+    pub end_at: OffsetDateTime,
+    pub created_at: OffsetDateTime,
+}
+
+/// A federated identity credential: tokens of an external OIDC issuer with
+/// this subject and audience sign the application in (Graph
+/// `federatedIdentityCredential`). Names are unique per application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FederatedCredential {
+    pub id: uuid::Uuid,
+    /// The application object's id.
+    pub application_id: ObjectId,
+    pub name: String,
+    /// Compared exactly with the token's `iss`.
+    pub issuer: String,
+    /// Compared exactly with the token's `sub`.
+    pub subject: String,
+    /// The token's `aud` must contain one of these.
+    pub audiences: Vec<String>,
+    pub description: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+// -- end of applications and service principals --
+
 /// Everything acrylic keeps besides blob bytes. Implementations must be
 /// safe to share between replicas: no state that matters lives in memory.
 #[async_trait]
@@ -833,4 +1033,120 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Assignments of one role definition (a role in use is not deleted).
     async fn list_role_assignments_of_role(&self, role: &uuid::Uuid)
     -> Result<Vec<RoleAssignment>>;
+
+    // -- scope maps and repository tokens (#4) --
+    /// `Conflict` when the registry has a scope map of that name
+    /// (case-insensitively); `NotFound` when the registry does not exist.
+    async fn create_scope_map(&self, m: &ScopeMapRecord) -> Result<()>;
+    /// Replaces the description, actions and `updated_at`; `NotFound` when
+    /// absent.
+    async fn update_scope_map(&self, m: &ScopeMapRecord) -> Result<()>;
+    /// By name, case-insensitively.
+    async fn find_scope_map(&self, reg: &RegistryId, name: &str) -> Result<Option<ScopeMapRecord>>;
+    /// The registry's user-defined scope maps, by name (case-insensitively).
+    async fn list_scope_maps(&self, reg: &RegistryId) -> Result<Vec<ScopeMapRecord>>;
+    /// `Conflict` while a token uses it; false when it does not exist.
+    async fn delete_scope_map(&self, reg: &RegistryId, name: &str) -> Result<bool>;
+    /// `Conflict` when the registry has a token of that name
+    /// (case-insensitively); `NotFound` when the registry, or the
+    /// user-defined scope map the token names, does not exist.
+    async fn create_repository_token(&self, t: &RepositoryTokenRecord) -> Result<()>;
+    /// Replaces the scope map, status and `updated_at` — not the passwords
+    /// ([`MetaStore::set_repository_token_password`]); `NotFound` when the
+    /// token, or the user-defined scope map it names, does not exist.
+    async fn update_repository_token(&self, t: &RepositoryTokenRecord) -> Result<()>;
+    /// Sets (or with `None` removes) one password and stamps `updated_at`
+    /// with `at`; `NotFound` when the token does not exist.
+    async fn set_repository_token_password(
+        &self,
+        reg: &RegistryId,
+        name: &str,
+        which: TokenPasswordName,
+        password: Option<&TokenPassword>,
+        at: OffsetDateTime,
+    ) -> Result<()>;
+    /// By name, case-insensitively.
+    async fn find_repository_token(
+        &self,
+        reg: &RegistryId,
+        name: &str,
+    ) -> Result<Option<RepositoryTokenRecord>>;
+    /// The registry's tokens, by name (case-insensitively).
+    async fn list_repository_tokens(&self, reg: &RegistryId) -> Result<Vec<RepositoryTokenRecord>>;
+    async fn delete_repository_token(&self, reg: &RegistryId, name: &str) -> Result<bool>;
+
+    // -- applications and service principals (#4) --
+    /// `Conflict` when the object id or the `appId` is taken.
+    async fn create_application(&self, a: &Application) -> Result<()>;
+    async fn find_application(&self, id: &ObjectId) -> Result<Option<Application>>;
+    async fn find_application_by_app_id(&self, app_id: &uuid::Uuid) -> Result<Option<Application>>;
+    /// The tenant's applications by display name (case-insensitive), then id.
+    async fn list_applications(&self, tenant: &TenantId) -> Result<Vec<Application>>;
+    /// Replaces display name, sign-in audience and `updated_at`;
+    /// `NotFound` when absent.
+    async fn update_application(&self, a: &Application) -> Result<()>;
+    /// Deletes the application with its credentials and federated
+    /// credentials (not its service principals: callers delete those, with
+    /// their role assignments and memberships, first).
+    async fn delete_application(&self, id: &ObjectId) -> Result<bool>;
+
+    /// `Conflict` when the id is taken or the app already has a service
+    /// principal in the tenant.
+    async fn create_service_principal(&self, sp: &ServicePrincipal) -> Result<()>;
+    async fn find_service_principal(&self, id: &ObjectId) -> Result<Option<ServicePrincipal>>;
+    /// The app's service principal in `tenant`.
+    async fn find_service_principal_by_app(
+        &self,
+        app_id: &uuid::Uuid,
+        tenant: &TenantId,
+    ) -> Result<Option<ServicePrincipal>>;
+    /// The tenant's service principals by display name (case-insensitive), then id.
+    async fn list_service_principals(&self, tenant: &TenantId) -> Result<Vec<ServicePrincipal>>;
+    /// Every tenant's service principal of one app.
+    async fn list_service_principals_of_app(
+        &self,
+        app_id: &uuid::Uuid,
+    ) -> Result<Vec<ServicePrincipal>>;
+    /// Replaces display name and `enabled`; `NotFound` when absent.
+    async fn update_service_principal(&self, sp: &ServicePrincipal) -> Result<()>;
+    async fn delete_service_principal(&self, id: &ObjectId) -> Result<bool>;
+
+    /// `Conflict` when the key id is taken; `NotFound` when the application
+    /// does not exist.
+    async fn add_app_credential(&self, c: &AppCredential) -> Result<()>;
+    /// In one transaction: deletes every client secret of `c`'s
+    /// application, then adds `c` (`credential reset` without `--append`).
+    /// Returns how many secrets went.
+    async fn replace_app_passwords(&self, c: &AppCredential) -> Result<u64>;
+    /// The application's credentials, soonest end first, then by key id.
+    async fn list_app_credentials(&self, application: &ObjectId) -> Result<Vec<AppCredential>>;
+    async fn delete_app_credential(
+        &self,
+        application: &ObjectId,
+        key_id: &uuid::Uuid,
+    ) -> Result<bool>;
+    /// The soonest credential end of every application that has
+    /// credentials: `(appId, end)`, by `appId`.
+    async fn list_soonest_credential_ends(&self) -> Result<Vec<(uuid::Uuid, OffsetDateTime)>>;
+
+    /// `Conflict` when the id is taken or the application has a federated
+    /// credential of that name; `NotFound` when the application does not exist.
+    async fn create_federated_credential(&self, f: &FederatedCredential) -> Result<()>;
+    /// The application's federated credentials, by name.
+    async fn list_federated_credentials(
+        &self,
+        application: &ObjectId,
+    ) -> Result<Vec<FederatedCredential>>;
+    async fn delete_federated_credential(
+        &self,
+        application: &ObjectId,
+        id: &uuid::Uuid,
+    ) -> Result<bool>;
+
+    /// Records a client assertion's replay key (e.g. a digest of its issuer
+    /// and `jti`) until `expires_at`; false when it was already recorded —
+    /// a replay, seen by every replica sharing the store.
+    async fn record_assertion_jti(&self, key: &str, expires_at: OffsetDateTime) -> Result<bool>;
+    /// Forgets replay keys that expired before `before`.
+    async fn delete_expired_assertion_jtis(&self, before: OffsetDateTime) -> Result<u64>;
 }

@@ -34,6 +34,10 @@ use super::{
 mod directory;
 // Custom role definitions and role-assignment lookups (#3).
 mod rbac;
+// Scope maps and repository-scoped tokens (#4).
+mod repo_tokens;
+// Applications, service principals and their credentials (#4).
+mod apps;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -1004,6 +1008,9 @@ impl MetaStore for SqlMetaStore {
         // safety net, not the mechanism.
         let mut tx = self.begin().await?;
         for sql in [
+            // Tokens before the scope maps they reference (#4).
+            "DELETE FROM repository_tokens WHERE registry_id = $1",
+            "DELETE FROM scope_maps WHERE registry_id = $1",
             "DELETE FROM tags WHERE registry_id = $1",
             "DELETE FROM manifest_references WHERE registry_id = $1",
             "DELETE FROM manifests WHERE registry_id = $1",
@@ -2055,5 +2062,193 @@ impl MetaStore for SqlMetaStore {
         role: &uuid::Uuid,
     ) -> Result<Vec<RoleAssignment>> {
         rbac::list_role_assignments_of_role(self, role).await
+    }
+
+    // -- scope maps and repository tokens (#4) --
+
+    async fn create_scope_map(&self, m: &super::ScopeMapRecord) -> Result<()> {
+        repo_tokens::create_scope_map(self, m).await
+    }
+
+    async fn update_scope_map(&self, m: &super::ScopeMapRecord) -> Result<()> {
+        repo_tokens::update_scope_map(self, m).await
+    }
+
+    async fn find_scope_map(
+        &self,
+        reg: &RegistryId,
+        name: &str,
+    ) -> Result<Option<super::ScopeMapRecord>> {
+        repo_tokens::find_scope_map(self, reg, name).await
+    }
+
+    async fn list_scope_maps(&self, reg: &RegistryId) -> Result<Vec<super::ScopeMapRecord>> {
+        repo_tokens::list_scope_maps(self, reg).await
+    }
+
+    async fn delete_scope_map(&self, reg: &RegistryId, name: &str) -> Result<bool> {
+        repo_tokens::delete_scope_map(self, reg, name).await
+    }
+
+    async fn create_repository_token(&self, t: &super::RepositoryTokenRecord) -> Result<()> {
+        repo_tokens::create_repository_token(self, t).await
+    }
+
+    async fn update_repository_token(&self, t: &super::RepositoryTokenRecord) -> Result<()> {
+        repo_tokens::update_repository_token(self, t).await
+    }
+
+    async fn set_repository_token_password(
+        &self,
+        reg: &RegistryId,
+        name: &str,
+        which: super::TokenPasswordName,
+        password: Option<&super::TokenPassword>,
+        at: OffsetDateTime,
+    ) -> Result<()> {
+        repo_tokens::set_repository_token_password(self, reg, name, which, password, at).await
+    }
+
+    async fn find_repository_token(
+        &self,
+        reg: &RegistryId,
+        name: &str,
+    ) -> Result<Option<super::RepositoryTokenRecord>> {
+        repo_tokens::find_repository_token(self, reg, name).await
+    }
+
+    async fn list_repository_tokens(
+        &self,
+        reg: &RegistryId,
+    ) -> Result<Vec<super::RepositoryTokenRecord>> {
+        repo_tokens::list_repository_tokens(self, reg).await
+    }
+
+    async fn delete_repository_token(&self, reg: &RegistryId, name: &str) -> Result<bool> {
+        repo_tokens::delete_repository_token(self, reg, name).await
+    }
+
+    // -- applications and service principals (#4) --
+
+    async fn create_application(&self, a: &super::Application) -> Result<()> {
+        apps::create_application(self, a).await
+    }
+
+    async fn find_application(&self, id: &ObjectId) -> Result<Option<super::Application>> {
+        apps::find_application(self, id).await
+    }
+
+    async fn find_application_by_app_id(
+        &self,
+        app_id: &uuid::Uuid,
+    ) -> Result<Option<super::Application>> {
+        apps::find_application_by_app_id(self, app_id).await
+    }
+
+    async fn list_applications(&self, tenant: &TenantId) -> Result<Vec<super::Application>> {
+        apps::list_applications(self, tenant).await
+    }
+
+    async fn update_application(&self, a: &super::Application) -> Result<()> {
+        apps::update_application(self, a).await
+    }
+
+    async fn delete_application(&self, id: &ObjectId) -> Result<bool> {
+        apps::delete_application(self, id).await
+    }
+
+    async fn create_service_principal(&self, sp: &super::ServicePrincipal) -> Result<()> {
+        apps::create_service_principal(self, sp).await
+    }
+
+    async fn find_service_principal(
+        &self,
+        id: &ObjectId,
+    ) -> Result<Option<super::ServicePrincipal>> {
+        apps::find_service_principal(self, id).await
+    }
+
+    async fn find_service_principal_by_app(
+        &self,
+        app_id: &uuid::Uuid,
+        tenant: &TenantId,
+    ) -> Result<Option<super::ServicePrincipal>> {
+        apps::find_service_principal_by_app(self, app_id, tenant).await
+    }
+
+    async fn list_service_principals(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<super::ServicePrincipal>> {
+        apps::list_service_principals(self, tenant).await
+    }
+
+    async fn list_service_principals_of_app(
+        &self,
+        app_id: &uuid::Uuid,
+    ) -> Result<Vec<super::ServicePrincipal>> {
+        apps::list_service_principals_of_app(self, app_id).await
+    }
+
+    async fn update_service_principal(&self, sp: &super::ServicePrincipal) -> Result<()> {
+        apps::update_service_principal(self, sp).await
+    }
+
+    async fn delete_service_principal(&self, id: &ObjectId) -> Result<bool> {
+        apps::delete_service_principal(self, id).await
+    }
+
+    async fn add_app_credential(&self, c: &super::AppCredential) -> Result<()> {
+        apps::add_app_credential(self, c).await
+    }
+
+    async fn replace_app_passwords(&self, c: &super::AppCredential) -> Result<u64> {
+        apps::replace_app_passwords(self, c).await
+    }
+
+    async fn list_app_credentials(
+        &self,
+        application: &ObjectId,
+    ) -> Result<Vec<super::AppCredential>> {
+        apps::list_app_credentials(self, application).await
+    }
+
+    async fn delete_app_credential(
+        &self,
+        application: &ObjectId,
+        key_id: &uuid::Uuid,
+    ) -> Result<bool> {
+        apps::delete_app_credential(self, application, key_id).await
+    }
+
+    async fn list_soonest_credential_ends(&self) -> Result<Vec<(uuid::Uuid, OffsetDateTime)>> {
+        apps::list_soonest_credential_ends(self).await
+    }
+
+    async fn create_federated_credential(&self, f: &super::FederatedCredential) -> Result<()> {
+        apps::create_federated_credential(self, f).await
+    }
+
+    async fn list_federated_credentials(
+        &self,
+        application: &ObjectId,
+    ) -> Result<Vec<super::FederatedCredential>> {
+        apps::list_federated_credentials(self, application).await
+    }
+
+    async fn delete_federated_credential(
+        &self,
+        application: &ObjectId,
+        id: &uuid::Uuid,
+    ) -> Result<bool> {
+        apps::delete_federated_credential(self, application, id).await
+    }
+
+    async fn record_assertion_jti(&self, key: &str, expires_at: OffsetDateTime) -> Result<bool> {
+        apps::record_assertion_jti(self, key, expires_at).await
+    }
+
+    async fn delete_expired_assertion_jtis(&self, before: OffsetDateTime) -> Result<u64> {
+        apps::delete_expired_assertion_jtis(self, before).await
     }
 }

@@ -3,7 +3,9 @@
 //!   against PostgreSQL when `DATABASE_URL` is set;
 //! - `blob`: `FsBlobStore` on a temporary directory.
 
+mod apps;
 mod blob;
 mod directory;
 mod meta;
 mod rbac;
+mod repo_tokens;

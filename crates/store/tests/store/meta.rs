@@ -209,6 +209,8 @@ async fn conformance(store: Arc<dyn MetaStore>) {
     concurrent_writes(&store, &world).await;
     crate::directory::suite(s, world.tenant).await;
     crate::rbac::suite(s, world.tenant, world.sub).await;
+    crate::repo_tokens::suite(&store, world.tenant, world.sub).await;
+    crate::apps::suite(s, world.tenant).await;
     s.put_setting("suite", "done").await.expect("put_setting");
 }
 
