@@ -4,7 +4,9 @@
 //! - `GET /readyz` — readiness: 200 when the metadata store answers a ping,
 //!   503 otherwise (a load balancer stops sending traffic, the process lives);
 //! - `GET /metrics` — Prometheus text format, rendered from the process-wide
-//!   recorder installed by [`install_metrics`];
+//!   recorder installed by [`install_metrics`], plus gauges read from the
+//!   store at each scrape (credential expiry, #4:
+//!   `crate::directory::apps::expiry_metrics`);
 //! - [`track`] — middleware counting every request by surface, method and
 //!   status, and timing it.
 //!
@@ -76,16 +78,23 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn render_metrics() -> Response {
+async fn render_metrics(State(state): State<AppState>) -> Response {
     match install_metrics() {
         Some(handle) => {
             handle.run_upkeep();
+            let mut text = handle.render();
+            // Per-server facts from the store, so every replica reports the
+            // same and a deleted principal's series disappears.
+            match crate::directory::apps::expiry_metrics(&state).await {
+                Ok(lines) => text.push_str(&lines),
+                Err(e) => tracing::warn!(error = %e, "metrics: reading credential expiries failed"),
+            }
             (
                 [(
                     header::CONTENT_TYPE,
                     "text/plain; version=0.0.4; charset=utf-8",
                 )],
-                handle.render(),
+                text,
             )
                 .into_response()
         }

@@ -278,6 +278,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         keys: Arc::new(acrylic_tokens::KeyRing::new()),
         sealer,
         credentials: Arc::new(CredentialCache::default()),
+        clock: crate::clock::Clock::system(),
+        federation: Arc::new(crate::directory::federation::IssuerKeys::new()),
     };
     let ctx = bootstrap::Context {
         data_dir: config.data_dir.clone(),

@@ -65,6 +65,11 @@ pub struct AppState {
     /// Short-lived cache of verified Basic credentials, so a slow password
     /// hash is not paid on every token request.
     pub credentials: Arc<acrylic_identity::CredentialCache>,
+    /// Where credential validity takes its "now" from (#4): the system
+    /// clock; tests may freeze it (`crate::clock`).
+    pub clock: crate::clock::Clock,
+    /// External OIDC issuers' signing keys, cached (federated credentials, #4).
+    pub federation: Arc<crate::directory::federation::IssuerKeys>,
 }
 
 impl AppState {

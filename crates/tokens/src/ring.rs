@@ -183,6 +183,29 @@ impl KeyRing {
         self.mint(Purpose::Directory, Some(&claims.tid), claims.iat, claims)
     }
 
+    /// Signs a directory token carrying claims beyond [`DirectoryClaims`]
+    /// (an app token's `appidacr`, issue #4), flattened beside them. It
+    /// verifies as [`DirectoryClaims`]: unknown claims are ignored.
+    pub fn mint_directory_with<E: Serialize>(
+        &self,
+        claims: &DirectoryClaims,
+        extra: &E,
+    ) -> Result<String, TokenError> {
+        #[derive(Serialize)]
+        struct With<'a, E> {
+            #[serde(flatten)]
+            claims: &'a DirectoryClaims,
+            #[serde(flatten)]
+            extra: &'a E,
+        }
+        self.mint(
+            Purpose::Directory,
+            Some(&claims.tid),
+            claims.iat,
+            &With { claims, extra },
+        )
+    }
+
     /// Verifies a registry access token for the registry whose login server
     /// is `expected_aud`. The caller still checks `rid`.
     pub fn verify_access(

@@ -4,9 +4,10 @@
 //! (acr-auth.md §5.1): acrylic's own CLI, the Azure CLI and Azure
 //! PowerShell, so MSAL's public-client flows (password, device code,
 //! refresh) work with those ids. Every other client id must be an
-//! application registered in the tenant — app registrations arrive with
-//! issue #4, which extends [`find`]; until then only the first-party
-//! clients are known.
+//! application registered in the tenant (issue #4): one with a service
+//! principal there. Registered applications are confidential clients:
+//! they sign in as themselves (`client_credentials`), not on behalf of
+//! users.
 
 use acrylic_model::TenantId;
 
@@ -55,14 +56,40 @@ fn first_party(client_id: &str) -> Option<ClientApp> {
 }
 
 /// The client application `client_id` as seen from `tenant` (`None`: the
-/// request named `organizations`/`common`). Issue #4 adds applications
-/// registered in the tenant here.
+/// request named `organizations`/`common`): a first-party public client,
+/// or a registered application with a service principal in the tenant
+/// (any tenant, for `organizations`/`common`).
 pub async fn find(
-    _state: &AppState,
-    _tenant: Option<&TenantId>,
+    state: &AppState,
+    tenant: Option<&TenantId>,
     client_id: &str,
 ) -> Result<Option<ClientApp>, DirectoryError> {
-    Ok(first_party(client_id))
+    if let Some(app) = first_party(client_id) {
+        return Ok(Some(app));
+    }
+    let Ok(app_id) = uuid::Uuid::parse_str(client_id.trim()) else {
+        return Ok(None);
+    };
+    let Some(app) = state
+        .meta
+        .find_application_by_app_id(&app_id)
+        .await
+        .map_err(super::internal)?
+    else {
+        return Ok(None);
+    };
+    let known = match tenant {
+        Some(t) => super::apps::service_principal_in(state, &app, t)
+            .await
+            .map_err(super::internal)?
+            .is_some(),
+        None => true,
+    };
+    Ok(known.then(|| ClientApp {
+        client_id: app.app_id.to_string(),
+        display_name: app.display_name,
+        public: false,
+    }))
 }
 
 /// A client that may use the public-client user grants, or AADSTS700016

@@ -19,11 +19,12 @@ pub enum DirectoryError {
     MissingParameter(&'static str),
     /// The form body could not be parsed (AADSTS900144's sibling, 90014).
     MalformedBody,
-    /// `client_id` is not a first-party public client this directory knows
-    /// (AADSTS700016).
+    /// `client_id` is not a client this directory knows in the tenant: not
+    /// a first-party public client, nor an application with a service
+    /// principal there (AADSTS700016).
     UnknownClient { client_id: String, tenant: String },
-    /// The grant is not served (client credentials arrive with issue #4)
-    /// (AADSTS70003).
+    /// The grant is not served (`authorization_code`: acrylic has no
+    /// browser sign-in page) (AADSTS70003).
     UnsupportedGrant(String),
     /// No usable `<resource>/.default` scope (AADSTS70011).
     InvalidScope(String),
@@ -59,6 +60,35 @@ pub enum DirectoryError {
     ExpiredToken,
     /// Device flow: the user declined (RFC 8628 §3.5).
     AccessDenied,
+    /// `client_credentials` with neither `client_secret` nor
+    /// `client_assertion` (AADSTS7000216).
+    MissingClientCredential,
+    /// A `client_assertion_type` other than RFC 7523's JWT bearer.
+    InvalidAssertionType(String),
+    /// The secret is no secret of the application (AADSTS7000215).
+    InvalidClientSecret { client_id: String },
+    /// The secret was right, but its credential ended (AADSTS7000222):
+    /// the message names the end and the command that renews it.
+    ClientSecretExpired {
+        client_id: String,
+        key_id: uuid::Uuid,
+        end: String,
+    },
+    /// The secret was right, but its credential has not started yet.
+    ClientSecretNotYetValid {
+        client_id: String,
+        key_id: uuid::Uuid,
+        start: String,
+    },
+    /// A certificate or federated client assertion was refused.
+    InvalidClientAssertion(super::assertion::AssertionError),
+    /// The application's service principal is disabled (AADSTS7000112).
+    ServicePrincipalDisabled { client_id: String },
+    /// `client_credentials` at `organizations`/`common` (AADSTS50059).
+    TenantRequired,
+    /// `client_credentials` with a scope other than `<resource>/.default`
+    /// (AADSTS1002012).
+    ScopeNotDefault(String),
     /// Something failed on our side; the cause is logged, not sent.
     Internal,
 }
@@ -202,6 +232,99 @@ impl DirectoryError {
                 65004,
                 "The user declined the sign-in on the device login page.".to_owned(),
             ),
+            E::MissingClientCredential => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                7000216,
+                "'client_assertion', 'client_secret' or 'request' is required for the \
+                 'client_credentials' grant type."
+                    .to_owned(),
+            ),
+            E::InvalidAssertionType(t) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                700004,
+                format!(
+                    "The client_assertion_type '{t}' is not supported; use \
+                     'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'."
+                ),
+            ),
+            E::InvalidClientSecret { client_id } => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                7000215,
+                format!(
+                    "Invalid client secret provided. Ensure the secret being sent in the request is \
+                     the client secret value, not the client secret ID, for a secret added to app \
+                     '{client_id}'."
+                ),
+            ),
+            E::ClientSecretExpired {
+                client_id,
+                key_id,
+                end,
+            } => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                7000222,
+                format!(
+                    "The provided client secret keys for app '{client_id}' are expired: the secret \
+                     {key_id} expired at {end}. Create a new secret with \
+                     `acrylic ad sp credential reset --id {client_id}`."
+                ),
+            ),
+            E::ClientSecretNotYetValid {
+                client_id,
+                key_id,
+                start,
+            } => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                7000222,
+                format!(
+                    "The provided client secret {key_id} of app '{client_id}' is not valid before \
+                     {start}."
+                ),
+            ),
+            E::InvalidClientAssertion(a) => (
+                if a.is_malformed() {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::UNAUTHORIZED
+                },
+                if a.is_malformed() {
+                    "invalid_request"
+                } else {
+                    "invalid_client"
+                },
+                a.code(),
+                a.to_string(),
+            ),
+            E::ServicePrincipalDisabled { client_id } => (
+                StatusCode::BAD_REQUEST,
+                "unauthorized_client",
+                7000112,
+                format!("Application '{client_id}' is disabled."),
+            ),
+            E::TenantRequired => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                50059,
+                "No tenant-identifying information found in either the request or implied by any \
+                 provided credentials: the client credentials grant needs a tenant id or domain \
+                 in the path, not 'organizations' or 'common'."
+                    .to_owned(),
+            ),
+            E::ScopeNotDefault(s) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+                1002012,
+                format!(
+                    "The provided value for scope {s} is not valid. Client credential flows must \
+                     have a scope value with /.default suffixed to the resource identifier \
+                     (application ID URI)."
+                ),
+            ),
             E::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
@@ -304,6 +427,32 @@ mod tests {
             DirectoryError::SlowDown { interval: 10 },
             DirectoryError::ExpiredToken,
             DirectoryError::AccessDenied,
+            DirectoryError::MissingClientCredential,
+            DirectoryError::InvalidAssertionType("x".into()),
+            DirectoryError::InvalidClientSecret {
+                client_id: "a".into(),
+            },
+            DirectoryError::ClientSecretExpired {
+                client_id: "a".into(),
+                key_id: uuid::Uuid::nil(),
+                end: "2027-01-01T00:00:00Z".into(),
+            },
+            DirectoryError::ClientSecretNotYetValid {
+                client_id: "a".into(),
+                key_id: uuid::Uuid::nil(),
+                start: "2027-01-01T00:00:00Z".into(),
+            },
+            DirectoryError::InvalidClientAssertion(
+                super::super::assertion::AssertionError::Replayed,
+            ),
+            DirectoryError::InvalidClientAssertion(
+                super::super::assertion::AssertionError::Malformed("x".into()),
+            ),
+            DirectoryError::ServicePrincipalDisabled {
+                client_id: "a".into(),
+            },
+            DirectoryError::TenantRequired,
+            DirectoryError::ScopeNotDefault("x".into()),
             DirectoryError::Internal,
         ] {
             let entry = e.entry();

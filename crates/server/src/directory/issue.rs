@@ -2,6 +2,8 @@
 //! device code, refresh) ends: a v1 access token for the resource, a v2 id
 //! token for the client, `client_info`, and (with `offline_access`, and on
 //! every refresh) a new opaque refresh token (acr-auth.md §5.1, §5.3).
+//! And an application's ([`app_tokens`], the client credentials grant,
+//! issue #4): a v1 access token with `idtyp=app`.
 
 use acrylic_store::User;
 use acrylic_tokens::{DirectoryClaims, TokenError};
@@ -122,4 +124,85 @@ async fn mint(state: &AppState, claims: &DirectoryClaims) -> Result<String, Dire
         }
         Err(e) => Err(failed(&e)),
     }
+}
+
+// -- app tokens (client credentials, #4) --
+
+/// The client credentials grant's answer (acr-auth.md §5.1): no refresh
+/// token and no id token, as Entra answers it.
+#[derive(Debug, serde::Serialize)]
+pub(super) struct AppTokenResponse {
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub ext_expires_in: i64,
+    pub access_token: String,
+}
+
+/// An app's own claims beside [`DirectoryClaims`] (acr-auth.md §5.3).
+#[derive(serde::Serialize)]
+struct AppClaims {
+    /// `1`: signed in with a client secret; `2`: with a certificate or a
+    /// federated assertion.
+    appidacr: &'static str,
+    /// The identity provider: this directory's tenant.
+    idp: String,
+    app_displayname: String,
+}
+
+/// A v1 access token for the service principal `sp` of `app`, in `sp`'s
+/// tenant, for `scope`'s resource; minted at the server clock's now.
+pub(super) async fn app_tokens(
+    state: &AppState,
+    app: &acrylic_store::Application,
+    sp: &acrylic_store::ServicePrincipal,
+    scope: &RequestedScope,
+    appidacr: &'static str,
+) -> Result<AppTokenResponse, DirectoryError> {
+    keys::ensure(state, &sp.tenant_id).await.map_err(|e| {
+        tracing::error!(error = %e, tenant = %sp.tenant_id, "directory keys unavailable");
+        DirectoryError::Internal
+    })?;
+    let now = state.clock.unix_now();
+    let claims = DirectoryClaims {
+        aud: scope.resource.clone(),
+        iss: v1_issuer(&sp.tenant_id),
+        iat: now,
+        nbf: now,
+        exp: now + ACCESS_TOKEN_LIFETIME,
+        tid: sp.tenant_id,
+        oid: sp.id,
+        sub: sp.id.to_string(),
+        upn: None,
+        name: None,
+        idtyp: "app".into(),
+        scp: None,
+        appid: Some(app.app_id.to_string()),
+        ver: "1.0".into(),
+    };
+    let extra = AppClaims {
+        appidacr,
+        idp: v1_issuer(&sp.tenant_id),
+        app_displayname: app.display_name.clone(),
+    };
+    let failed = |e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "minting an app token failed");
+        DirectoryError::Internal
+    };
+    let access_token = match state.keys.mint_directory_with(&claims, &extra) {
+        Ok(t) => t,
+        Err(TokenError::NoSigningKey { .. }) => {
+            keys::load(state).await.map_err(|e| failed(&e))?;
+            state
+                .keys
+                .mint_directory_with(&claims, &extra)
+                .map_err(|e| failed(&e))?
+        }
+        Err(e) => return Err(failed(&e)),
+    };
+    Ok(AppTokenResponse {
+        token_type: "Bearer",
+        expires_in: ACCESS_TOKEN_LIFETIME,
+        ext_expires_in: ACCESS_TOKEN_LIFETIME,
+        access_token,
+    })
 }

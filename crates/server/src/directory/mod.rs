@@ -13,14 +13,18 @@
 //! | POST | `/{tenant}/oauth2/v2.0/devicecode` | [`device`] |
 //! | POST | `/{tenant}/oauth2/v2.0/logout` (revokes a refresh token) | [`sessions`] |
 //! | GET, POST | `/devicelogin` (the device sign-in page) | [`device`] |
-//! | … | `/v1.0/users…`, `/v1.0/groups…` | [`graph`] (its own table) |
+//! | … | `/v1.0/users…`, `/v1.0/groups…`, `/v1.0/applications…`, `/v1.0/servicePrincipals…` | [`graph`] (its own table) |
 //!
 //! `{tenant}` is a tenant id, a tenant's domain, or `organizations`/`common`
 //! (the tenant is then the signing-in user's). Grants served: `password`
 //! ([`password`]), `refresh_token` ([`refresh`]) and
 //! `urn:ietf:params:oauth:grant-type:device_code` ([`device`]), for
-//! directory users through public clients ([`client`]); client credentials
-//! are issue #4. Tokens for a user are minted in one place ([`issue`]);
+//! directory users through public clients ([`client`]); and
+//! `client_credentials` ([`client_credentials`], issue #4) for registered
+//! applications with a client secret, a certificate assertion
+//! ([`assertion`], [`certificate`]) or a federated token from an external
+//! issuer ([`federation`]). Applications, service principals and their
+//! credentials: [`apps`]. Tokens are minted in one place ([`issue`]);
 //! refresh tokens are opaque, stored hashed and rotate on use
 //! ([`sessions`]). Signing keys and their rotation: [`keys`].
 //!
@@ -30,10 +34,15 @@
 //! [`is_arm_audience`], [`v1_issuer`] and [`sessions::revoke_user`] to
 //! accept and revoke what this directory issues.
 
+pub mod apps;
+pub mod assertion;
+pub mod certificate;
 pub mod client;
+mod client_credentials;
 pub mod device;
 mod discovery;
 mod error;
+pub mod federation;
 pub mod graph;
 mod issue;
 pub mod keys;
@@ -52,6 +61,7 @@ pub use client::{
     ACRYLIC_CLI_CLIENT_ID, AZURE_CLI_CLIENT_ID, AZURE_POWERSHELL_CLIENT_ID,
     is_first_party_public_client,
 };
+pub use client_credentials::CREDENTIAL_EXPIRES_HEADER;
 pub use error::DirectoryError;
 
 use crate::AppState;
@@ -192,11 +202,16 @@ fn internal(e: StoreError) -> DirectoryError {
 
 /// Expired refresh tokens and device codes, removed by the server's
 /// janitor (a used refresh token is kept until it expires, to recognise
-/// replays).
+/// replays); and the replay keys of client assertions past their `exp`
+/// (#4).
 pub async fn purge_expired(state: &AppState) -> Result<(u64, u64), StoreError> {
     let now = time::OffsetDateTime::now_utc();
     let sessions = state.meta.delete_expired_directory_sessions(now).await?;
     let codes = state.meta.delete_expired_device_codes(now).await?;
+    state
+        .meta
+        .delete_expired_assertion_jtis(state.clock.now().min(now))
+        .await?;
     Ok((sessions, codes))
 }
 

@@ -4,7 +4,8 @@
 //! handler does not compile.
 //!
 //! The grant names: `password`, `refresh_token`,
-//! `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4).
+//! `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4) and
+//! `client_credentials` (issue #4).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -15,7 +16,10 @@ use axum::response::Response;
 use serde::Serialize;
 
 use super::error::json_response;
-use super::{DirectoryError, Resource, TenantSegment, base_url, device, password, refresh};
+use super::{
+    DirectoryError, Resource, TenantSegment, base_url, client_credentials, device, password,
+    refresh,
+};
 use crate::AppState;
 
 /// The grants a client may ask for, as parsed from the form.
@@ -29,9 +33,11 @@ pub(super) enum TokenRequest {
     /// Polling for a device authorization grant (`az login
     /// --use-device-code`, DeviceCodeCredential).
     DeviceCode(device::PollRequest),
-    /// A grant this directory does not serve: `client_credentials` arrives
-    /// with issue #4; `authorization_code` needs a browser sign-in page
-    /// acrylic does not have.
+    /// An application signing in as itself with a secret, a certificate
+    /// assertion or a federated assertion (issue #4).
+    ClientCredentials(client_credentials::Request),
+    /// A grant this directory does not serve: `authorization_code` needs a
+    /// browser sign-in page acrylic does not have.
     Unsupported(String),
 }
 
@@ -117,6 +123,8 @@ impl TokenRequest {
             "password" => password::Request::parse(form, tenant).map(TokenRequest::Password),
             "refresh_token" => refresh::Request::parse(form, tenant).map(TokenRequest::Refresh),
             DEVICE_CODE_GRANT => device::PollRequest::parse(form).map(TokenRequest::DeviceCode),
+            "client_credentials" => client_credentials::Request::parse(form, tenant)
+                .map(TokenRequest::ClientCredentials),
             _ => Ok(TokenRequest::Unsupported(grant)),
         }
     }
@@ -176,6 +184,20 @@ pub async fn token(
         }
         TokenRequest::DeviceCode(req) => {
             device::grant(&state, &segment, &tenant, &base, req, client).await?
+        }
+        TokenRequest::ClientCredentials(req) => {
+            let granted =
+                client_credentials::grant(&state, &segment, &tenant, &base, req, client).await?;
+            let mut r = json_response(StatusCode::OK, &granted.body);
+            if let Some(v) = granted
+                .credential_end
+                .map(super::apps::date)
+                .and_then(|d| axum::http::HeaderValue::from_str(&d).ok())
+            {
+                r.headers_mut()
+                    .insert(client_credentials::CREDENTIAL_EXPIRES_HEADER, v);
+            }
+            return Ok(r);
         }
         TokenRequest::Unsupported(g) => return Err(DirectoryError::UnsupportedGrant(g)),
     };

@@ -7,9 +7,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use acrylic_model::{ObjectId, ResourceGroupName, TenantId};
+use acrylic_model::{ResourceGroupName, TenantId};
 use acrylic_server::directory::{ACRYLIC_CLI_CLIENT_ID, AZURE_CLI_CLIENT_ID};
-use acrylic_store::{ResourceGroup, Tenant, User};
+use acrylic_store::{ResourceGroup, Tenant};
 use acrylic_testkit::TestServer;
 use acrylic_tokens::DirectoryClaims;
 use base64::Engine as _;
@@ -18,13 +18,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+use crate::support::{create_user, payload};
+
 const ARM: &str = "https://management.core.windows.net/";
 const API: &str = "api-version=2023-07-01";
-
-fn payload(jwt: &str) -> Value {
-    let part = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
-}
 
 /// `POST /{tenant}/oauth2/v2.0/token` with the password grant.
 async fn sign_in_raw(
@@ -77,29 +74,7 @@ async fn owner_token(s: &TestServer) -> String {
     body["access_token"].as_str().unwrap().to_owned()
 }
 
-/// A user made through the store, with no role assignment.
-async fn add_user(
-    s: &TestServer,
-    tenant: TenantId,
-    upn: &str,
-    password: &str,
-    enabled: bool,
-) -> User {
-    let now = OffsetDateTime::now_utc();
-    let user = User {
-        id: ObjectId::new_random(),
-        tenant_id: tenant,
-        upn: upn.into(),
-        display_name: upn.into(),
-        password_hash: acrylic_identity::password::hash(password).unwrap(),
-        enabled,
-        sessions_valid_after: now,
-        created_at: now,
-    };
-    s.state().meta.create_user(&user).await.unwrap();
-    user
-}
-
+/// An ARM request at this surface's API version.
 async fn arm(
     s: &TestServer,
     token: Option<&str>,
@@ -107,25 +82,7 @@ async fn arm(
     path: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let sep = if path.contains('?') { '&' } else { '?' };
-    let mut req = s
-        .client()
-        .request(method, format!("{}{path}{sep}{API}", s.base_url()));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    let v = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap()
-    };
-    (status, v)
+    crate::support::arm(s, token, method, path, API, body).await
 }
 
 fn registries_path(s: &TestServer) -> String {
@@ -318,7 +275,7 @@ async fn password_sign_in_failures_speak_aadsts() {
     );
     // A disabled user with the right password gets its own error; with a
     // wrong one, the generic one.
-    add_user(&s, b.tenant, "off@acrylic.local", "pw-of-off", false).await;
+    create_user(&s, b.tenant, "off@acrylic.local", "pw-of-off", false).await;
     expect(
         sign_in_raw(
             &s,
@@ -410,9 +367,9 @@ async fn password_sign_in_failures_speak_aadsts() {
     );
     expect(
         post(vec![
-            ("grant_type", "client_credentials"),
+            ("grant_type", "authorization_code"),
             ("client_id", "x"),
-            ("client_secret", "y"),
+            ("code", "y"),
         ])
         .await,
         "unsupported_grant_type",
@@ -968,7 +925,7 @@ async fn admin_credentials_show_and_renew() {
 async fn a_user_without_a_role_is_refused_with_authorization_failed() {
     let s = TestServer::start().await;
     let b = s.bootstrap().clone();
-    let user = add_user(
+    let user = create_user(
         &s,
         b.tenant,
         "nobody@acrylic.local",

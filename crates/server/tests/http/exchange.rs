@@ -24,159 +24,15 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-const NULL_GUID: &str = "00000000-0000-0000-0000-000000000000";
-const JSON_UTF8: &str = "application/json; charset=utf-8";
-const ACR_SCOPE: &str = "https://containerregistry.azure.net/.default";
-const ARM_SCOPE: &str = "https://management.core.windows.net//.default";
-const PASSWORD: &str = "Correct-Horse-Battery-1";
+use crate::support::{
+    ACR_SCOPE, ARM_SCOPE, JSON_UTF8, PASSWORD, Reg, access_of, b64json, create_user, now,
+    owner_token, payload, refused, unauthorized,
+};
 
-fn payload(jwt: &str) -> Value {
-    let part = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
-}
-
-fn b64json(v: &Value) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
-}
-
-fn now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
-}
-
-/// One registry of a test server, addressed by its Host header.
-struct Reg<'a> {
-    server: &'a TestServer,
-    name: String,
-    host: String,
-}
-
-impl<'a> Reg<'a> {
-    fn bootstrap(server: &'a TestServer) -> Self {
-        Self::named(server, server.bootstrap().registry.as_str())
-    }
-
-    fn named(server: &'a TestServer, name: &str) -> Self {
-        Reg {
-            host: server.host_header(name),
-            server,
-            name: name.into(),
-        }
-    }
-
-    async fn registry(&self) -> Registry {
-        let name = RegistryName::parse(&self.name).unwrap();
-        self.server
-            .state()
-            .meta
-            .find_registry_by_name(&name)
-            .await
-            .unwrap()
-            .unwrap()
-    }
-
-    fn post(&self, path: &str) -> reqwest::RequestBuilder {
-        self.server
-            .client()
-            .post(format!("{}{path}", self.server.base_url()))
-            .header(HOST, &self.host)
-    }
-
-    async fn exchange_form(&self, query: &str, form: &[(&str, &str)]) -> Response {
-        self.post(&format!("/oauth2/exchange{query}"))
-            .form(form)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// az's shape: `grant_type=access_token&service&tenant&access_token`.
-    async fn exchange(&self, access_token: &str, tenant: &TenantId) -> Response {
-        self.exchange_form(
-            "",
-            &[
-                ("grant_type", "access_token"),
-                ("service", &self.host),
-                ("tenant", &tenant.to_string()),
-                ("access_token", access_token),
-            ],
-        )
-        .await
-    }
-
-    /// docker's and azure-containerregistry's refresh grant.
-    async fn refresh_grant(&self, refresh: &str, scopes: &str) -> Response {
-        self.post("/oauth2/token")
-            .form(&[
-                ("grant_type", "refresh_token"),
-                ("service", &self.host),
-                ("scope", scopes),
-                ("refresh_token", refresh),
-            ])
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// docker after `acr login`: GET with Basic null GUID + refresh token.
-    async fn basic_refresh(&self, refresh: &str, scope: &str) -> Response {
-        self.server
-            .client()
-            .get(format!("{}/oauth2/token", self.server.base_url()))
-            .header(HOST, &self.host)
-            .query(&[("service", self.host.as_str()), ("scope", scope)])
-            .basic_auth(NULL_GUID, Some(refresh))
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn v2(&self, path: &str, access_token: &str) -> Response {
-        self.server
-            .client()
-            .get(format!("{}{path}", self.server.base_url()))
-            .header(HOST, &self.host)
-            .bearer_auth(access_token)
-            .send()
-            .await
-            .unwrap()
-    }
-}
-
-/// A directory sign-in through the real password grant.
+/// A directory sign-in of a user [`user`] made, through the real password
+/// grant.
 async fn sign_in(server: &TestServer, tenant: &TenantId, upn: &str, scope: &str) -> String {
-    sign_in_with(server, tenant, upn, PASSWORD, scope).await
-}
-
-async fn sign_in_with(
-    server: &TestServer,
-    tenant: &TenantId,
-    upn: &str,
-    password: &str,
-    scope: &str,
-) -> String {
-    let r = server
-        .client()
-        .post(format!("{}/{tenant}/oauth2/v2.0/token", server.base_url()))
-        .form(&[
-            ("client_id", ACRYLIC_CLI_CLIENT_ID),
-            ("grant_type", "password"),
-            ("username", upn),
-            ("password", password),
-            ("scope", scope),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(status, StatusCode::OK, "sign-in of {upn}: {body}");
-    body["access_token"].as_str().unwrap().to_owned()
-}
-
-/// The bootstrap owner's directory token, from the real directory.
-async fn owner_token(server: &TestServer, scope: &str) -> String {
-    let b = server.bootstrap();
-    sign_in_with(server, &b.tenant, &b.username, &b.password, scope).await
+    crate::support::sign_in(server, tenant, upn, PASSWORD, scope).await
 }
 
 /// A new user of `tenant`, with `role` at the registry's scope if given.
@@ -186,19 +42,7 @@ async fn user(
     upn: &str,
     role: Option<(&Registry, uuid::Uuid)>,
 ) -> User {
-    let t = OffsetDateTime::now_utc();
-    let u = User {
-        id: ObjectId::new_random(),
-        tenant_id: *tenant,
-        upn: upn.into(),
-        display_name: upn.into(),
-        password_hash: acrylic_identity::password::hash(PASSWORD).unwrap(),
-        enabled: true,
-        sessions_valid_after: t - time::Duration::hours(1),
-        created_at: t,
-    };
-    let meta = &server.state().meta;
-    meta.create_user(&u).await.unwrap();
+    let u = create_user(server, *tenant, upn, PASSWORD, true).await;
     if let Some((registry, role)) = role {
         assign(server, &u, registry, role).await;
     }
@@ -272,36 +116,11 @@ async fn refresh_of(r: Response) -> String {
     body["refresh_token"].as_str().unwrap().to_owned()
 }
 
-/// A refusal in the AcrErrors shape: `(errors[0].code, errors[0].message)`.
-async fn refused(r: Response, status: StatusCode) -> (String, String) {
-    let got = r.status();
-    let ct = r.headers().get(CONTENT_TYPE).cloned();
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(got, status, "{body}");
-    assert_eq!(ct.unwrap(), JSON_UTF8);
-    let e = &body["errors"][0];
-    assert!(e.get("detail").is_some(), "{body}");
-    (
-        e["code"].as_str().unwrap().to_owned(),
-        e["message"].as_str().unwrap().to_owned(),
-    )
-}
-
-async fn unauthorized(r: Response) -> String {
-    let (code, message) = refused(r, StatusCode::UNAUTHORIZED).await;
-    assert_eq!(code, "UNAUTHORIZED");
-    message
-}
-
 async fn access_token(r: Response) -> String {
     let status = r.status();
     let body: Value = r.json().await.unwrap();
     assert_eq!(status, StatusCode::OK, "{body}");
     body["access_token"].as_str().unwrap().to_owned()
-}
-
-fn access_of(token: &str) -> Value {
-    payload(token)["access"].clone()
 }
 
 async fn exchange_audit(
@@ -641,9 +460,13 @@ async fn forged_and_stale_directory_tokens_are_refused() {
     )
     .await;
     assert!(m.contains("no longer exists"), "{m}");
+    // An app token (#4) whose `oid`/`appid` name no service principal.
     let app = mint_directory(&server, &owner, |c| c.idtyp = "app".into());
     let m = unauthorized(reg.exchange(&app, &b.tenant).await).await;
-    assert!(m.contains("#4"), "{m}");
+    assert!(
+        m.contains("service principal") && m.contains("no longer exists"),
+        "{m}"
+    );
 
     // Every refusal is audited as a failed exchange, without the tokens.
     let audit = exchange_audit(&server, &registry).await;

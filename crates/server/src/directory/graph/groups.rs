@@ -1,5 +1,5 @@
 //! `/v1.0/groups…`: security groups and their direct members (users,
-//! groups, and — with issue #4 — service principals). Role assignments to
+//! groups and service principals). Role assignments to
 //! a group apply to its members (transitively); that is resolved where
 //! grants are loaded, from `MetaStore::list_groups_of`.
 
@@ -164,8 +164,10 @@ pub async fn members(
         let shown = match find_object(&state, &caller.tenant, &m.member_id).await? {
             Some(DirectoryObject::User(u)) => user_json(&u),
             Some(DirectoryObject::Group(g)) => group_json(&g),
-            // A service principal (issue #4 shows them fully), or an
-            // object deleted concurrently.
+            Some(DirectoryObject::ServicePrincipal(sp)) => {
+                super::service_principals::service_principal_json(&sp, None, None, &[])
+            }
+            // An object deleted concurrently.
             None => json!({
                 "@odata.type": match m.member_type {
                     PrincipalType::User => "#microsoft.graph.user",
@@ -216,6 +218,9 @@ pub async fn add_member(
     let (member_type, name) = match find_object(&state, &caller.tenant, &member_id).await? {
         Some(DirectoryObject::User(u)) => (PrincipalType::User, u.upn),
         Some(DirectoryObject::Group(g)) => (PrincipalType::Group, g.display_name),
+        Some(DirectoryObject::ServicePrincipal(sp)) => {
+            (PrincipalType::ServicePrincipal, sp.display_name)
+        }
         None => return Err(GraphError::NotFound(member_id.to_string())),
     };
     let added = state

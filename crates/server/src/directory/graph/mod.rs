@@ -1,5 +1,6 @@
-//! The directory's users and groups, Graph-shaped (Microsoft Graph v1.0
-//! paths, JSON and errors), so az-like tools and `acrylic ad …` fit.
+//! The directory's users, groups, applications and service principals,
+//! Graph-shaped (Microsoft Graph v1.0 paths, JSON and errors), so az-like
+//! tools and `acrylic ad …` fit.
 //!
 //! Routes:
 //!
@@ -13,6 +14,13 @@
 //! | GET | `/v1.0/groups/{id}/members` | direct members |
 //! | POST | `/v1.0/groups/{id}/members/$ref` | add (`{"@odata.id": ".../directoryObjects/<oid>"}`) |
 //! | DELETE | `/v1.0/groups/{id}/members/{oid}/$ref` | remove |
+//! | GET, POST | `/v1.0/applications` | list (`$filter`), create ([`applications`]) |
+//! | GET, PATCH, DELETE | `/v1.0/applications/{id or appId}` | show, update, delete |
+//! | POST | `/v1.0/applications/{id}/addPassword`, `removePassword`, `addKey`, `removeKey` | credentials |
+//! | GET, POST | `/v1.0/applications/{id}/federatedIdentityCredentials` | list, create |
+//! | GET, DELETE | `/v1.0/applications/{id}/federatedIdentityCredentials/{id or name}` | show, delete |
+//! | GET, POST | `/v1.0/servicePrincipals` | list, create (`{"appId"}`: provision) ([`service_principals`]) |
+//! | GET, PATCH, DELETE | `/v1.0/servicePrincipals/{id or appId}` | show, enable/disable, delete |
 //!
 //! Authentication: a directory access token ([`auth`]) for Graph
 //! (`https://graph.microsoft.com`) or ARM. Authorization: every handler
@@ -21,13 +29,15 @@
 //! role assignments at scope `/` — before it looks anything up, so a caller
 //! without the permission learns nothing about what exists.
 
+mod applications;
 mod auth;
 mod error;
 mod groups;
+mod service_principals;
 mod users;
 
 use acrylic_model::{ObjectId, TenantId};
-use acrylic_store::{Group, User};
+use acrylic_store::{Group, ServicePrincipal, User};
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -65,6 +75,50 @@ pub fn routes() -> Router<AppState> {
             "/v1.0/groups/{id}/members/{member}/$ref",
             delete(groups::remove_member),
         )
+        .route(
+            "/v1.0/applications",
+            get(applications::list).post(applications::create),
+        )
+        .route(
+            "/v1.0/applications/{id}",
+            get(applications::show)
+                .patch(applications::update)
+                .delete(applications::remove),
+        )
+        .route(
+            "/v1.0/applications/{id}/addPassword",
+            post(applications::add_password),
+        )
+        .route(
+            "/v1.0/applications/{id}/removePassword",
+            post(applications::remove_password),
+        )
+        .route(
+            "/v1.0/applications/{id}/addKey",
+            post(applications::add_key),
+        )
+        .route(
+            "/v1.0/applications/{id}/removeKey",
+            post(applications::remove_key),
+        )
+        .route(
+            "/v1.0/applications/{id}/federatedIdentityCredentials",
+            get(applications::list_federated).post(applications::create_federated),
+        )
+        .route(
+            "/v1.0/applications/{id}/federatedIdentityCredentials/{fid}",
+            get(applications::show_federated).delete(applications::remove_federated),
+        )
+        .route(
+            "/v1.0/servicePrincipals",
+            get(service_principals::list).post(service_principals::create),
+        )
+        .route(
+            "/v1.0/servicePrincipals/{id}",
+            get(service_principals::show)
+                .patch(service_principals::update)
+                .delete(service_principals::remove),
+        )
 }
 
 /// Every directory operation, with the Entra permission it needs. Adding
@@ -84,6 +138,16 @@ pub enum Operation {
     DeleteGroup,
     ReadMembers,
     UpdateMembers,
+    ReadApplications,
+    CreateApplication,
+    UpdateApplication,
+    UpdateApplicationCredentials,
+    DeleteApplication,
+    ReadServicePrincipals,
+    CreateServicePrincipal,
+    EnableServicePrincipal,
+    DisableServicePrincipal,
+    DeleteServicePrincipal,
 }
 
 impl Operation {
@@ -103,6 +167,20 @@ impl Operation {
             Operation::DeleteGroup => "microsoft.directory/groups/delete",
             Operation::ReadMembers => "microsoft.directory/groups/members/read",
             Operation::UpdateMembers => "microsoft.directory/groups/members/update",
+            Operation::ReadApplications => "microsoft.directory/applications/standard/read",
+            Operation::CreateApplication => "microsoft.directory/applications/create",
+            Operation::UpdateApplication => "microsoft.directory/applications/basic/update",
+            Operation::UpdateApplicationCredentials => {
+                "microsoft.directory/applications/credentials/update"
+            }
+            Operation::DeleteApplication => "microsoft.directory/applications/delete",
+            Operation::ReadServicePrincipals => {
+                "microsoft.directory/servicePrincipals/standard/read"
+            }
+            Operation::CreateServicePrincipal => "microsoft.directory/servicePrincipals/create",
+            Operation::EnableServicePrincipal => "microsoft.directory/servicePrincipals/enable",
+            Operation::DisableServicePrincipal => "microsoft.directory/servicePrincipals/disable",
+            Operation::DeleteServicePrincipal => "microsoft.directory/servicePrincipals/delete",
         }
     }
 }
@@ -196,10 +274,10 @@ fn entity(entity_set: &str, mut item: Value) -> Value {
 pub(crate) enum DirectoryObject {
     User(User),
     Group(Group),
+    ServicePrincipal(ServicePrincipal),
 }
 
-/// Finds a member candidate by object id within `tenant`. Service
-/// principals (issue #4) join here.
+/// Finds a member candidate by object id within `tenant`.
 async fn find_object(
     state: &AppState,
     tenant: &TenantId,
@@ -214,6 +292,11 @@ async fn find_object(
         && g.tenant_id == *tenant
     {
         return Ok(Some(DirectoryObject::Group(g)));
+    }
+    if let Some(sp) = state.meta.find_service_principal(id).await?
+        && sp.tenant_id == *tenant
+    {
+        return Ok(Some(DirectoryObject::ServicePrincipal(sp)));
     }
     Ok(None)
 }
@@ -339,6 +422,16 @@ mod tests {
             Operation::DeleteGroup,
             Operation::ReadMembers,
             Operation::UpdateMembers,
+            Operation::ReadApplications,
+            Operation::CreateApplication,
+            Operation::UpdateApplication,
+            Operation::UpdateApplicationCredentials,
+            Operation::DeleteApplication,
+            Operation::ReadServicePrincipals,
+            Operation::CreateServicePrincipal,
+            Operation::EnableServicePrincipal,
+            Operation::DisableServicePrincipal,
+            Operation::DeleteServicePrincipal,
         ] {
             assert!(op.action().starts_with("microsoft.directory/"), "{op:?}");
             let readers =
