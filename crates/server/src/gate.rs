@@ -26,14 +26,13 @@ use acrylic_authz::{Action, Permit, Principal, RepoAction, Resource, authorize};
 use acrylic_model::RepositoryName;
 use acrylic_store::Registry;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, WWW_AUTHENTICATE};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use time::OffsetDateTime;
 
 use crate::AppState;
+use crate::dataplane::{API_VERSION, Code, render};
 use crate::token::{self, AUTH_REQUIRED, AuthError, Credential};
 
-const API_VERSION: HeaderName = HeaderName::from_static("docker-distribution-api-version");
 const DENIED: &str = "requested access to the resource is denied";
 
 /// What a data-plane route needs.
@@ -90,8 +89,9 @@ pub struct Caller {
     pub permit: Option<Permit>,
 }
 
-/// Why the gate refused. Renders as an OCI error body with the right status
-/// and, for 401, ACR's `WWW-Authenticate: Bearer realm=…,service=…[,scope=…]`.
+/// Why the gate refused. Renders as the data plane's error body (with ACR's
+/// `application/json; charset=utf-8`) and, for 401, ACR's
+/// `WWW-Authenticate: Bearer realm=…,service=…[,scope=…]`.
 #[derive(Debug)]
 pub enum GateError {
     /// No or invalid credentials, or a token whose `access` does not cover
@@ -113,32 +113,21 @@ pub enum GateError {
 
 impl IntoResponse for GateError {
     fn into_response(self) -> Response {
-        let (status, code, message, detail, challenge) = match self {
+        let (code, message, detail, challenge) = match self {
             GateError::Unauthorized {
                 challenge,
                 message,
                 detail,
-            } => (
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHORIZED",
-                message,
-                detail,
-                Some(challenge),
-            ),
-            GateError::Denied { message, detail } => {
-                (StatusCode::FORBIDDEN, "DENIED", message, detail, None)
-            }
+            } => (Code::Unauthorized, message, detail, Some(challenge)),
+            GateError::Denied { message, detail } => (Code::Denied, message, detail, None),
             GateError::Internal => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "UNKNOWN",
+                Code::Unknown,
                 "internal server error".to_owned(),
                 serde_json::Value::Null,
                 None,
             ),
         };
-        let body =
-            serde_json::json!({"errors": [{"code": code, "message": message, "detail": detail}]});
-        let mut response = (status, body.to_string()).into_response();
+        let mut response = render(code.status(), code, &message, &detail);
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(token::JSON_UTF8));
         headers.insert(API_VERSION, HeaderValue::from_static("registry/2.0"));
@@ -168,13 +157,16 @@ pub async fn check(
     need: &Need,
     client: Option<SocketAddr>,
 ) -> Result<Caller, GateError> {
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now = state.clock.unix_now();
     let unauthorized = |why: ChallengeError| GateError::Unauthorized {
         challenge: challenge(state, registry, headers, need, why),
         message: AUTH_REQUIRED.into(),
         detail: need.detail(),
     };
     let facts = token::registry_facts(registry);
+    // Set when a valid token does not name what the route needs: the caller
+    // gets a 401 for a wider token only if it could be granted one.
+    let mut token_short = false;
 
     let principal = match presented(headers) {
         Presented::None => return Err(unauthorized(ChallengeError::None)),
@@ -196,9 +188,7 @@ pub async fn check(
                     Need::Repository { name, .. } => Some(name),
                     _ => None,
                 };
-                if !claims.allows(repository, &action) {
-                    return Err(unauthorized(ChallengeError::InsufficientScope));
-                }
+                token_short = !claims.allows(repository, &action);
             }
             claims.acrylic.principal()
         }
@@ -253,10 +243,16 @@ pub async fn check(
     };
     let decision = authorize(&principal, resource, std::slice::from_ref(&action), &grants);
     match decision.permit(&action) {
+        // Allowed now, but the token does not say so: challenge for a wider
+        // token (the client asks /oauth2/token again with this scope).
+        Some(_) if token_short => Err(unauthorized(ChallengeError::InsufficientScope)),
         Some(permit) => Ok(Caller {
             principal,
             permit: Some(permit),
         }),
+        // Anonymous callers are challenged to authenticate, not told they
+        // are denied (RFC 6750 §3: they may still present credentials).
+        None if principal == Principal::Anonymous => Err(unauthorized(ChallengeError::None)),
         None => {
             let why = decision
                 .denial(&action)

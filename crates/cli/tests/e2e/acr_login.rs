@@ -11,81 +11,18 @@
 //! `ACRYLIC_REQUIRE_CLIENTS=1` a missing skopeo fails the test.
 
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use acrylic_testkit::image;
 use acrylic_testkit::spawned::SpawnedServer;
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
+use crate::support::{Ran, acrylic_bin, find_client, jwt_payload, owner_login, run};
+
 const NULL_GUID: &str = "00000000-0000-0000-0000-000000000000";
-
-fn acrylic_bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_acrylic"))
-}
-
-struct Ran {
-    success: bool,
-    stdout: String,
-    stderr: String,
-    what: String,
-}
-
-impl Ran {
-    fn ok(self) -> Ran {
-        assert!(
-            self.success,
-            "`{}` failed\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.what, self.stdout, self.stderr
-        );
-        self
-    }
-
-    /// Panics unless the command failed; returns stdout + stderr.
-    fn fails(self) -> String {
-        assert!(
-            !self.success,
-            "`{}` succeeded but must fail\n{}{}",
-            self.what, self.stdout, self.stderr
-        );
-        format!("{}{}", self.stdout, self.stderr)
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("`{}` printed no JSON ({e}): {}", self.what, self.stdout))
-    }
-}
-
-fn run(mut cmd: Command, stdin: Option<&str>) -> Ran {
-    let what = format!("{cmd:?}").replace('"', "");
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting `{what}`: {e}"));
-    if let Some(input) = stdin
-        && let Some(mut pipe) = child.stdin.take()
-    {
-        pipe.write_all(input.as_bytes()).expect("writing stdin");
-    }
-    let out = child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("waiting for `{what}`: {e}"));
-    Ran {
-        success: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        what,
-    }
-}
 
 /// Where one login writes: a Docker config directory and a containers
 /// auth file of its own.
@@ -126,11 +63,6 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
-fn jwt_payload(jwt: &str) -> Value {
-    let part = jwt.split('.').nth(1).expect("a JWT has a payload");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("JSON")
-}
-
 fn decode_auth(entry: &Value) -> String {
     let auth = entry["auth"].as_str().expect("an auth field");
     String::from_utf8(STANDARD.decode(auth).expect("base64")).expect("UTF-8")
@@ -141,14 +73,6 @@ fn assert_private(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     let mode = fs::metadata(path).expect("metadata").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "{} holds credentials", path.display());
-}
-
-/// Signs the bootstrap owner in with the CLI.
-fn owner_login(server: &SpawnedServer) {
-    let username = server.bootstrap_str("username");
-    let password = server.bootstrap_str("password");
-    let login = server.cli(["login", "--username", &username, "--password-stdin"]);
-    run(login, Some(&format!("{password}\n"))).ok();
 }
 
 /// Revokes every session of the bootstrap owner through the directory's
@@ -197,21 +121,6 @@ fn revoke_owner_sessions(server: &SpawnedServer) {
         (r.status().as_u16(), r.text().await.unwrap_or_default())
     });
     assert_eq!(status, 200, "revokeSignInSessions: {body}");
-}
-
-fn find_skopeo() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("skopeo"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        if std::env::var("ACRYLIC_REQUIRE_CLIENTS").is_ok_and(|v| v == "1") {
-            panic!("skopeo is not installed and ACRYLIC_REQUIRE_CLIENTS=1");
-        }
-        eprintln!("skipped: skopeo is not installed (ACRYLIC_REQUIRE_CLIENTS=1 makes this fail)");
-    }
-    found
 }
 
 /// skopeo with only the auth file `acrylic acr login` wrote.
@@ -294,7 +203,7 @@ fn acr_login_credentials_serve_skopeo_until_sessions_are_revoked() {
     )
     .ok();
     assert!(login.stderr.contains("Login Succeeded"), "{}", login.stderr);
-    assert!(login.stdout.trim().is_empty(), "{}", login.stdout);
+    assert!(login.stdout().trim().is_empty(), "{}", login.stdout());
 
     // Docker: null GUID with an empty password, plus the identity token.
     let docker = creds.docker_json();
@@ -340,7 +249,7 @@ fn acr_login_credentials_serve_skopeo_until_sessions_are_revoked() {
     );
 
     // skopeo pushes and pulls with that auth file alone.
-    let Some(bin) = find_skopeo() else {
+    let Some(bin) = find_client("skopeo") else {
         return;
     };
     let certs = server.scratch("certs");
@@ -361,7 +270,7 @@ fn acr_login_credentials_serve_skopeo_until_sessions_are_revoked() {
     .expect("writing the OCI layout");
     skopeo.push(&layout, "v1", "team/app:v1").ok();
     let raw = skopeo.inspect_raw("team/app:v1").ok();
-    assert_eq!(raw.stdout.as_bytes(), info.manifest.as_slice());
+    assert_eq!(raw.stdout, info.manifest);
     let pulled = server.scratch("pulled");
     skopeo
         .run(&[

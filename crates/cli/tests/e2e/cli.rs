@@ -4,97 +4,17 @@
 //! admin-credential flow and its refusals, and the errors that name the
 //! command that fixes them (not logged in, expired sign-in, admin disabled).
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use acrylic_testkit::spawned::SpawnedServer;
 use serde_json::Value;
 
-fn acrylic_bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_acrylic"))
-}
+use crate::support::{Ran, acrylic, acrylic_bin, run};
 
-struct Out {
-    success: bool,
-    stdout: String,
-    stderr: String,
-    what: String,
-}
-
-impl Out {
-    fn ok(self) -> Out {
-        assert!(
-            self.success,
-            "`{}` failed\nstdout:\n{}\nstderr:\n{}",
-            self.what, self.stdout, self.stderr
-        );
-        self
-    }
-
-    /// Fails, with `needle` in stderr (and nothing on stdout).
-    fn fails_with(self, needle: &str) -> Out {
-        assert!(
-            !self.success,
-            "`{}` succeeded but should fail:\n{}",
-            self.what, self.stdout
-        );
-        assert!(
-            self.stderr.contains(needle),
-            "`{}`: stderr does not contain {needle:?}:\n{}",
-            self.what,
-            self.stderr
-        );
-        assert!(self.stderr.starts_with("ERROR: "), "{}", self.stderr);
-        assert!(self.stdout.is_empty(), "{}", self.stdout);
-        self
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("`{}` printed no JSON ({e}):\n{}", self.what, self.stdout))
-    }
-}
-
-/// Runs a prepared command, optionally feeding stdin.
-fn run(mut cmd: Command, stdin: Option<&str>) -> Out {
-    let what = format!("{cmd:?}");
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    if stdin.is_some() {
-        cmd.stdin(Stdio::piped());
-    }
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {what}: {e}"));
-    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        // A command that fails before reading stdin closes it: not an error.
-        if let Err(e) = pipe.write_all(input.as_bytes())
-            && e.kind() != std::io::ErrorKind::BrokenPipe
-        {
-            panic!("writing stdin of {what}: {e}");
-        }
-    }
-    let out = child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("waiting for {what}: {e}"));
-    Out {
-        success: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        what,
-    }
-}
-
-fn acrylic(server: &SpawnedServer, args: &[&str]) -> Out {
-    run(server.cli(args), None)
-}
-
-fn login(server: &SpawnedServer, password: &str) -> Out {
-    let username = server.bootstrap_str("username");
-    run(
-        server.cli(["login", "--username", &username, "--password-stdin"]),
-        Some(&format!("{password}\n")),
-    )
+/// `acrylic login` as the bootstrap owner with `password`.
+fn login(server: &SpawnedServer, password: &str) -> Ran {
+    crate::support::login(server, &server.bootstrap_str("username"), password)
 }
 
 #[test]
@@ -176,7 +96,7 @@ fn owner_manages_registries_with_the_cli() {
 
     let table = acrylic(&server, &["acr", "list", "-o", "table"])
         .ok()
-        .stdout;
+        .stdout();
     let mut lines = table.lines();
     let header = lines.next().expect("a header");
     for col in [
@@ -201,7 +121,7 @@ fn owner_manages_registries_with_the_cli() {
     );
     let tsv = acrylic(&server, &["acr", "show", "--name", "clitest1", "-o", "tsv"])
         .ok()
-        .stdout;
+        .stdout();
     let fields: Vec<&str> = tsv.trim_end().split('\t').collect();
     assert_eq!(
         fields[..5],
@@ -270,14 +190,14 @@ fn owner_manages_registries_with_the_cli() {
         &["acr", "credential", "show", "-n", "clitest1", "-o", "tsv"],
     )
     .ok()
-    .stdout;
+    .stdout();
     assert_eq!(tsv, format!("clitest1\t{p1}\t{p2}\n"));
     let table = acrylic(
         &server,
         &["acr", "credential", "show", "-n", "clitest1", "-o", "table"],
     )
     .ok()
-    .stdout;
+    .stdout();
     assert!(table.starts_with("USERNAME"), "{table}");
     assert!(
         table.contains("PASSWORD2") && table.contains(&p1) && table.contains(&p2),
@@ -325,7 +245,7 @@ fn owner_manages_registries_with_the_cli() {
         ],
     )
     .ok()
-    .stdout;
+    .stdout();
     assert!(
         table.starts_with("TIME") && table.contains("credential.renew"),
         "{table}"
@@ -361,7 +281,7 @@ fn owner_manages_registries_with_the_cli() {
     // delete: refuses to guess without a terminal, then deletes.
     acrylic(&server, &["acr", "delete", "-n", "clitest1"]).fails_with("--yes");
     let deleted = acrylic(&server, &["acr", "delete", "-n", "clitest1", "--yes"]).ok();
-    assert!(deleted.stdout.is_empty(), "{}", deleted.stdout);
+    assert!(deleted.stdout.is_empty(), "{}", deleted.stdout());
     acrylic(&server, &["acr", "show", "-n", "clitest1"]).fails_with("ResourceNotFound");
 
     // logout: every command now asks for a login.

@@ -29,58 +29,13 @@ use std::time::{Duration, Instant};
 use acrylic_testkit::image::{self, ImageInfo};
 use acrylic_testkit::spawned::SpawnedServer;
 
+use crate::support::{Ran, acrylic_bin, clients_required, find_client, owner_login};
+
 /// Any one client command must finish within this.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 
-fn acrylic_bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_acrylic"))
-}
-
 // ---------------------------------------------------------------------------
 // Running commands
-
-/// What a finished command printed.
-struct Ran {
-    success: bool,
-    stdout: Vec<u8>,
-    stderr: String,
-    what: String,
-}
-
-impl Ran {
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.stdout).into_owned()
-    }
-
-    /// Panics unless the command succeeded.
-    fn ok(self) -> Ran {
-        assert!(
-            self.success,
-            "`{}` failed\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.what,
-            self.stdout(),
-            self.stderr
-        );
-        self
-    }
-
-    /// Panics unless the command failed; returns stdout + stderr.
-    fn fails(self) -> String {
-        assert!(
-            !self.success,
-            "`{}` succeeded but must fail\n{}{}",
-            self.what,
-            self.stdout(),
-            self.stderr
-        );
-        format!("{}{}", self.stdout(), self.stderr)
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.stdout)
-            .unwrap_or_else(|e| panic!("`{}` printed no JSON ({e}): {}", self.what, self.stdout()))
-    }
-}
 
 /// Runs `cmd` with `stdin` as its input, output captured in files under
 /// `scratch` (no pipe can fill up), killed after [`COMMAND_TIMEOUT`].
@@ -124,31 +79,6 @@ fn run(mut cmd: Command, stdin: Option<&str>, scratch: &Path) -> Ran {
     }
 }
 
-/// The path of client `name`, or `None` (test skipped) when it is missing
-/// and `ACRYLIC_REQUIRE_CLIENTS` is not `1`.
-fn find_client(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        if clients_required() {
-            panic!(
-                "{name} is not installed and ACRYLIC_REQUIRE_CLIENTS=1 (scripts/test installs it)"
-            );
-        }
-        eprintln!(
-            "skipped: {name} is not installed (scripts/test installs it; ACRYLIC_REQUIRE_CLIENTS=1 makes this fail)"
-        );
-    }
-    found
-}
-
-fn clients_required() -> bool {
-    std::env::var("ACRYLIC_REQUIRE_CLIENTS").is_ok_and(|v| v == "1")
-}
-
 // ---------------------------------------------------------------------------
 // The admin user, through the acrylic CLI
 
@@ -181,15 +111,6 @@ fn parse_credentials(registry: &str, json: &serde_json::Value) -> Admin {
         password: password("password"),
         password2: password("password2"),
     }
-}
-
-/// Signs the bootstrap owner in with the CLI (password on stdin).
-fn owner_login(server: &SpawnedServer) {
-    let scratch = server.scratch("cli");
-    let username = server.bootstrap_str("username");
-    let password = server.bootstrap_str("password");
-    let login = server.cli(["login", "--username", &username, "--password-stdin"]);
-    run(login, Some(&format!("{password}\n")), &scratch).ok();
 }
 
 /// Turns the bootstrap registry's admin user on or off.

@@ -7,83 +7,27 @@
 //! deletions disappearing from the listings; a user with AcrPull refused a
 //! delete with the access it lacks.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-
 use acrylic_testkit::image::{self, ImageInfo, MANIFEST_MEDIA_TYPE};
 use acrylic_testkit::spawned::{self, SpawnedServer};
 use serde_json::{Value, json};
 
-fn acrylic_bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_acrylic"))
-}
-
-/// Runs the CLI: (success, stdout, stderr).
-fn run(mut cmd: Command, stdin: Option<&str>) -> (bool, String, String) {
-    use std::io::Write as _;
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    if stdin.is_some() {
-        cmd.stdin(Stdio::piped());
-    }
-    let what = format!("{cmd:?}");
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {what}: {e}"));
-    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(input.as_bytes())
-            .unwrap_or_else(|e| panic!("writing stdin of {what}: {e}"));
-    }
-    let out = child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("waiting for {what}: {e}"));
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::support::{acrylic, acrylic_bin, login, owner_login, run};
 
 /// `acrylic <args>`: stdout of a success.
 fn text(server: &SpawnedServer, args: &[&str]) -> String {
-    let (success, stdout, stderr) = run(server.cli(args), None);
-    assert!(success, "acrylic {args:?} failed:\n{stderr}");
-    stdout
+    acrylic(server, args).ok().stdout()
 }
 
 /// `acrylic <args> -o json`, parsed; `null` when nothing is printed.
 fn ok(server: &SpawnedServer, args: &[&str]) -> Value {
     let mut all = args.to_vec();
     all.extend(["-o", "json"]);
-    let stdout = text(server, &all);
-    if stdout.trim().is_empty() {
-        return Value::Null;
-    }
-    serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("acrylic {args:?} printed no JSON ({e}):\n{stdout}"))
+    acrylic(server, &all).ok().json_or_null()
 }
 
 /// `acrylic <args>` must fail; its `ERROR: …` line.
 fn fails(server: &SpawnedServer, args: &[&str]) -> String {
-    let (success, stdout, stderr) = run(server.cli(args), None);
-    assert!(!success, "acrylic {args:?} succeeded:\n{stdout}");
-    assert!(stderr.contains("ERROR: "), "{stderr}");
-    stderr
-}
-
-fn sign_in(server: &SpawnedServer, username: &str, password: &str) {
-    let (success, _, stderr) = run(
-        server.cli(["login", "--username", username, "--password-stdin"]),
-        Some(&format!("{password}\n")),
-    );
-    assert!(success, "login as {username}: {stderr}");
-}
-
-fn owner_login(server: &SpawnedServer) {
-    sign_in(
-        server,
-        &server.bootstrap_str("username"),
-        &server.bootstrap_str("password"),
-    );
+    acrylic(server, args).refused()
 }
 
 /// Enables the admin user (as the signed-in owner) and returns its password.
@@ -478,11 +422,12 @@ fn repository_commands_as_owner_and_admin() {
     ]);
 
     // Delete an image: the warning names its tags; it leaves the listings.
-    let (success, _, stderr) = run(
+    let stderr = run(
         server.cli(repo(&["delete", "--image", "team/app:v2", "--yes"])),
         None,
-    );
-    assert!(success, "{stderr}");
+    )
+    .ok()
+    .stderr;
     assert!(
         stderr.contains(&format!(
             "This operation will delete the manifest '{}' and all the following images: 'team/app:v2'",
@@ -655,7 +600,7 @@ fn a_user_with_acr_pull_lists_but_is_denied_a_delete() {
             &scope,
         ],
     );
-    sign_in(&server, &upn, secret);
+    login(&server, &upn, secret).ok();
 
     // AcrPull reads no ARM resource: by name, the error points at the
     // login server; by login server, reading works.

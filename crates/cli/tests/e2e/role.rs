@@ -5,54 +5,19 @@
 //! ABAC mode and assigns a repository role with a condition; a malformed
 //! condition is refused with the position of the error.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-
 use acrylic_testkit::spawned::SpawnedServer;
 use serde_json::{Value, json};
 
-fn acrylic_bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_acrylic"))
-}
+use crate::support::{acrylic, acrylic_bin, owner_login};
 
-/// Runs the CLI: (success, stdout, stderr).
-fn run(mut cmd: Command, stdin: Option<&str>) -> (bool, String, String) {
-    use std::io::Write as _;
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    if stdin.is_some() {
-        cmd.stdin(Stdio::piped());
-    }
-    let what = format!("{cmd:?}");
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {what}: {e}"));
-    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(input.as_bytes())
-            .unwrap_or_else(|e| panic!("writing stdin of {what}: {e}"));
-    }
-    let out = child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("waiting for {what}: {e}"));
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
+/// `acrylic <args>`, parsed; `null` when nothing is printed.
 fn ok(server: &SpawnedServer, args: &[&str]) -> Value {
-    let (success, stdout, stderr) = run(server.cli(args), None);
-    assert!(success, "acrylic {args:?} failed:\n{stderr}");
-    if stdout.trim().is_empty() {
-        return Value::Null;
-    }
-    serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("acrylic {args:?} printed no JSON ({e}):\n{stdout}"))
+    acrylic(server, args).ok().json_or_null()
 }
 
+/// `acrylic <args>` must fail with stderr starting `ERROR: `; stderr.
 fn fails(server: &SpawnedServer, args: &[&str]) -> String {
-    let (success, stdout, stderr) = run(server.cli(args), None);
-    assert!(!success, "acrylic {args:?} succeeded:\n{stdout}");
+    let stderr = acrylic(server, args).refused();
     assert!(stderr.starts_with("ERROR: "), "{stderr}");
     stderr
 }
@@ -64,12 +29,7 @@ fn owner_assigns_and_defines_roles_with_the_cli() {
     let resource_group = server.bootstrap_str("resourceGroup");
     let registry = server.bootstrap_str("registry");
     let username = server.bootstrap_str("username");
-    let password = server.bootstrap_str("password");
-    let (success, _, stderr) = run(
-        server.cli(["login", "--username", &username, "--password-stdin"]),
-        Some(&format!("{password}\n")),
-    );
-    assert!(success, "login: {stderr}");
+    owner_login(&server);
     let domain = username.split('@').nth(1).expect("a UPN");
     let upn = format!("dev@{domain}");
     let user = ok(

@@ -7,10 +7,11 @@
 //! table and access in `route.rs`) → pick the registry by `Host` →
 //! `gate::check` the route's [`Need`](crate::gate::Need) (so a 401 carries
 //! the scope of acr-auth.md §1.2) → call `acrylic_registry` → map the
-//! result to the wire (`shapes.rs`; errors in ACR's `AcrErrors` shape,
-//! `error.rs`). Changeable attributes are the registry crate's to enforce,
-//! so `/v2/` and this API agree. Deletions and attribute changes are
-//! audited like `/v2/` pushes and deletes.
+//! result to the wire (`shapes.rs`; errors in ACR's `AcrErrors` shape, which
+//! is `/v2/`'s error body). The request frame, the error table and the
+//! audit are `dataplane`'s, shared with `/v2/`. Changeable attributes are
+//! the registry crate's to enforce, so `/v2/` and this API agree. Deletions
+//! and attribute changes are audited like `/v2/` pushes and deletes.
 
 mod error;
 mod route;
@@ -20,24 +21,22 @@ use std::net::SocketAddr;
 
 use acrylic_model::RepositoryName;
 use acrylic_registry::{
-    AttributesPatch, Distribution, ListOrder, MAX_PAGE, MetadataQuery, PageRequest, RegistryError,
+    AttributesPatch, Distribution, ListOrder, MAX_PAGE, MetadataQuery, PageRequest,
 };
-use acrylic_store::Registry;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde::Serialize;
 
-pub use error::{AcrError, Code};
 pub use route::{AcrRoute, RouteError};
 
 use crate::AppState;
-use crate::gate::{self, GateError};
-use crate::oci::{API_VERSION, CORRELATION_ID, audit, audited};
+use crate::dataplane::{Audited, Call, Code, OciError, Reply, accepted, permit_of, registry_of};
+use crate::gate;
 
 /// PATCH bodies are a handful of booleans.
 const MAX_BODY: usize = 64 * 1024;
@@ -51,76 +50,21 @@ pub fn routes() -> Router<AppState> {
         .route("/acr/v1/{*rest}", any(dispatch))
 }
 
-/// Why a request failed: an ACR error, or the gate's own 401/403.
-enum Refusal {
-    Acr(AcrError),
-    Gate(GateError),
-}
-
-impl From<AcrError> for Refusal {
-    fn from(e: AcrError) -> Self {
-        Refusal::Acr(e)
-    }
-}
-
-impl From<RegistryError> for Refusal {
-    fn from(e: RegistryError) -> Self {
-        Refusal::Acr(e.into())
-    }
-}
-
-impl From<RouteError> for Refusal {
-    fn from(e: RouteError) -> Self {
-        Refusal::Acr(e.into())
-    }
-}
-
-impl From<GateError> for Refusal {
-    fn from(e: GateError) -> Self {
-        Refusal::Gate(e)
-    }
-}
-
-type Reply = Result<Response, Refusal>;
-
 async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
-    let correlation = uuid::Uuid::new_v4();
-    let client = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
-    let (parts, body) = request.into_parts();
-    let mut response = match serve(&state, &parts, body, client).await {
-        Ok(r) => r,
-        Err(Refusal::Gate(e)) => e.into_response(),
-        Err(Refusal::Acr(e)) => {
-            // Logged once, here, with the id the client also sees.
-            if let Some(cause) = &e.internal {
-                tracing::error!(%correlation, method = %parts.method, path = %parts.uri.path(), error = %cause, "ACR metadata request failed");
-            }
-            e.into_response()
-        }
-    };
-    let headers = response.headers_mut();
-    headers.insert(API_VERSION, HeaderValue::from_static("registry/2.0"));
-    if let Ok(v) = HeaderValue::try_from(correlation.to_string()) {
-        headers.insert(CORRELATION_ID, v);
-    }
-    response
+    let (call, body) = Call::new(request);
+    let reply = serve(&state, &call.parts, body, call.client).await;
+    call.respond("ACR metadata", reply)
 }
 
 async fn serve(state: &AppState, parts: &Parts, body: Body, client: Option<SocketAddr>) -> Reply {
-    let route = AcrRoute::parse(&parts.method, parts.uri.path(), parts.uri.query())?;
+    let route = AcrRoute::parse(&parts.method, parts.uri.path(), parts.uri.query())
+        .map_err(OciError::from)?;
     let registry = registry_of(state, parts).await?;
     let caller = gate::check(state, &registry, &parts.headers, &route.need(), client).await?;
     let dist = Distribution::new(state.meta.clone(), state.blobs.clone());
     let repo = |name: &RepositoryName| dist.repository(registry.id.clone(), name.clone());
-    let permit = || {
-        caller
-            .permit
-            .as_ref()
-            .ok_or_else(|| AcrError::internal("the gate returned no permit"))
-    };
+    let permit = || permit_of(&caller);
+    let audited = |action, name| Audited::new(&registry, &caller, client, action, name);
     let login_server = registry.login_server.clone();
     let image = |name: &RepositoryName| name.to_string();
 
@@ -149,16 +93,11 @@ async fn serve(state: &AppState, parts: &Parts, body: Body, client: Option<Socke
         AcrRoute::UpdateRepository { name } => {
             let patch = read_patch(body).await?;
             let updated = repo(name).update_attributes(permit()?, &patch).await;
-            let who = audited(&registry, &caller, client, "metadata_write", name);
-            audit(
-                state,
-                &who,
-                updated.is_ok(),
-                outcome(&updated, || {
+            audited("metadata_write", name)
+                .record(state, &updated, |_| {
                     format!("repository {name}: {}", describe(&patch))
-                }),
-            )
-            .await;
+                })
+                .await;
             json(
                 StatusCode::OK,
                 &shapes::RepositoryProperties::new(&login_server, updated?),
@@ -167,14 +106,9 @@ async fn serve(state: &AppState, parts: &Parts, body: Body, client: Option<Socke
         }
         AcrRoute::DeleteRepository { name } => {
             let deleted = repo(name).delete_repository(permit()?).await;
-            let who = audited(&registry, &caller, client, "delete", name);
-            audit(
-                state,
-                &who,
-                deleted.is_ok(),
-                outcome(&deleted, || format!("repository {name}")),
-            )
-            .await;
+            audited("delete", name)
+                .record(state, &deleted, |()| format!("repository {name}"))
+                .await;
             deleted?;
             Ok(accepted())
         }
@@ -205,14 +139,11 @@ async fn serve(state: &AppState, parts: &Parts, body: Body, client: Option<Socke
             let updated = repo(name)
                 .update_tag_attributes(permit()?, tag, &patch)
                 .await;
-            let who = audited(&registry, &caller, client, "metadata_write", name);
-            audit(
-                state,
-                &who,
-                updated.is_ok(),
-                outcome(&updated, || format!("tag {tag}: {}", describe(&patch))),
-            )
-            .await;
+            audited("metadata_write", name)
+                .record(state, &updated, |_| {
+                    format!("tag {tag}: {}", describe(&patch))
+                })
+                .await;
             let body = shapes::OneTag {
                 registry: login_server,
                 image_name: image(name),
@@ -222,14 +153,9 @@ async fn serve(state: &AppState, parts: &Parts, body: Body, client: Option<Socke
         }
         AcrRoute::DeleteTag { name, tag } => {
             let deleted = repo(name).untag(permit()?, tag).await;
-            let who = audited(&registry, &caller, client, "delete", name);
-            audit(
-                state,
-                &who,
-                deleted.is_ok(),
-                outcome(&deleted, || format!("tag {tag}")),
-            )
-            .await;
+            audited("delete", name)
+                .record(state, &deleted, |()| format!("tag {tag}"))
+                .await;
             deleted?;
             Ok(accepted())
         }
@@ -260,16 +186,11 @@ async fn serve(state: &AppState, parts: &Parts, body: Body, client: Option<Socke
             let updated = repo(name)
                 .update_manifest_attributes(permit()?, digest, &patch)
                 .await;
-            let who = audited(&registry, &caller, client, "metadata_write", name);
-            audit(
-                state,
-                &who,
-                updated.is_ok(),
-                outcome(&updated, || {
+            audited("metadata_write", name)
+                .record(state, &updated, |_| {
                     format!("manifest {digest}: {}", describe(&patch))
-                }),
-            )
-            .await;
+                })
+                .await;
             let body = shapes::OneManifest {
                 registry: login_server,
                 image_name: image(name),
@@ -280,26 +201,10 @@ async fn serve(state: &AppState, parts: &Parts, body: Body, client: Option<Socke
     }
 }
 
-/// The registry the `Host` header names; unknown hosts are NAME_UNKNOWN,
-/// as on `/v2/`.
-async fn registry_of(state: &AppState, parts: &Parts) -> Result<Registry, AcrError> {
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
-        .unwrap_or("");
-    state
-        .registry_for_host(host)
-        .await
-        .map_err(AcrError::internal)?
-        .ok_or_else(|| AcrError::new(Code::NameUnknown, "no registry answers on this host name"))
-}
-
 /// A PATCH body as an attribute change. An empty body changes nothing.
-async fn read_patch(body: Body) -> Result<AttributesPatch, AcrError> {
+async fn read_patch(body: Body) -> Result<AttributesPatch, OciError> {
     let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
-        AcrError::new(
+        OciError::new(
             Code::InvalidRequest,
             format!("reading the request body: {e}"),
         )
@@ -308,7 +213,7 @@ async fn read_patch(body: Body) -> Result<AttributesPatch, AcrError> {
         return Ok(AttributesPatch::default());
     }
     let parsed: shapes::AttributesBody = serde_json::from_slice(&bytes).map_err(|e| {
-        AcrError::new(
+        OciError::new(
             Code::InvalidRequest,
             format!("the body must be a changeableAttributes object of booleans: {e}"),
         )
@@ -333,17 +238,6 @@ fn describe(patch: &AttributesPatch) -> String {
         "no change".into()
     } else {
         set.join(", ")
-    }
-}
-
-/// The audit detail: what was done, or why it failed.
-fn outcome<T, E: std::fmt::Display>(
-    result: &Result<T, E>,
-    done: impl FnOnce() -> String,
-) -> String {
-    match result {
-        Ok(_) => done(),
-        Err(e) => e.to_string(),
     }
 }
 
@@ -375,7 +269,7 @@ fn next_link(path: &str, query: &MetadataQuery, last: &str) -> String {
 }
 
 fn json(status: StatusCode, body: &impl Serialize, link: Option<String>) -> Reply {
-    let text = serde_json::to_string(body).map_err(AcrError::internal)?;
+    let text = serde_json::to_string(body).map_err(OciError::internal)?;
     let mut response = (status, text).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -386,15 +280,6 @@ fn json(status: StatusCode, body: &impl Serialize, link: Option<String>) -> Repl
         headers.insert(header::LINK, v);
     }
     Ok(response)
-}
-
-/// 202, as ACR answers a repository delete and an untag.
-fn accepted() -> Response {
-    let mut response = StatusCode::ACCEPTED.into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
-    response
 }
 
 #[cfg(test)]

@@ -20,7 +20,8 @@
 //! listing of untag under `metadata/write` (§6.3's ambiguity) is not
 //! followed: a token with only `metadata_write` is challenged for `delete`.
 //!
-//! The path is percent-decoded once before matching, as `/v2/` does, so
+//! The path is percent-decoded once before matching, as `/v2/` does (the
+//! grammar both share, `dataplane/path.rs`), so
 //! azure-containerregistry's `team%2Fapp` and az CLI's unencoded
 //! `team/app` are the same name. `_catalog`, `_tags` and `_manifests`
 //! cannot be name components (the OCI name grammar starts every component
@@ -32,11 +33,8 @@ use acrylic_model::{Digest, RepositoryName, Tag};
 use acrylic_registry::{ListOrder, MetadataQuery, PageRequest};
 use axum::http::Method;
 
+use crate::dataplane::path::{self, PathError, Query, digest, repo};
 use crate::gate::Need;
-use crate::oci::route::{self as oci_route, Query};
-
-/// Longest raw path accepted, as on `/v2/`.
-const MAX_PATH: usize = 2048;
 
 /// A parsed `/acr/v1/` request, named after ACR's REST operations.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,16 +100,12 @@ pub enum RouteError {
     MethodNotAllowed,
 }
 
-impl From<oci_route::RouteError> for RouteError {
-    fn from(e: oci_route::RouteError) -> Self {
-        use oci_route::RouteError as Oci;
+impl From<PathError> for RouteError {
+    fn from(e: PathError) -> Self {
         match e {
-            Oci::NameInvalid(m) => RouteError::NameInvalid(m),
-            Oci::DigestInvalid(m) => RouteError::DigestInvalid(m),
-            Oci::TagInvalid(m) | Oci::ManifestUnknown(m) => RouteError::TagUnknown(m),
-            Oci::PaginationInvalid(m) => RouteError::PaginationInvalid(m),
-            Oci::UploadUnknown | Oci::NotFound => RouteError::NotFound,
-            Oci::MethodNotAllowed => RouteError::MethodNotAllowed,
+            PathError::Name(m) => RouteError::NameInvalid(m),
+            PathError::Digest(m) => RouteError::DigestInvalid(m),
+            PathError::Pagination(m) => RouteError::PaginationInvalid(m),
         }
     }
 }
@@ -130,20 +124,13 @@ impl AcrRoute {
     /// Parses a request. `path` is the raw (percent-encoded) URI path;
     /// `query` the raw query string.
     pub fn parse(method: &Method, path: &str, query: Option<&str>) -> Result<AcrRoute, RouteError> {
-        if path.len() > MAX_PATH {
-            return Err(RouteError::NameInvalid("path too long".into()));
-        }
-        let decoded = percent_encoding::percent_decode_str(path)
-            .decode_utf8()
-            .map_err(|_| RouteError::NameInvalid("path is not UTF-8".into()))?;
+        let decoded = path::decode(path)?;
         let rest = decoded
             .strip_prefix("/acr/v1/")
             .ok_or(RouteError::NotFound)?;
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         let query = Query::parse(query)?;
-        let repo = |n: &str| oci_route::repo(n).map_err(RouteError::from);
         let tag = |t: &str| Tag::parse(t).map_err(|e| RouteError::TagUnknown(e.to_string()));
-        let digest = |d: &str| oci_route::digest(d).map_err(RouteError::from);
 
         use AcrRoute as R;
         let m = method;
@@ -237,16 +224,7 @@ fn shape(rest: &str) -> Result<Shape<'_>, RouteError> {
     if rest.is_empty() {
         return Err(RouteError::NotFound);
     }
-    let segs: Vec<&str> = rest.split('/').collect();
-    // Path tricks never reach a name parser, let alone storage.
-    if segs
-        .iter()
-        .any(|s| *s == "." || *s == ".." || s.contains(['\\', '\0']))
-    {
-        return Err(RouteError::NameInvalid(
-            "path segments '.' and '..' are not allowed".into(),
-        ));
-    }
+    let segs = path::segments(rest)?;
     let Some(at) = segs.iter().position(|s| s.starts_with('_')) else {
         return Ok(Shape::Repository(rest));
     };

@@ -3,9 +3,10 @@
 //! Every request goes: parse once into an [`OciRoute`] (route table in
 //! `route.rs`) → pick the registry by `Host` → `gate::check` the route's
 //! [`Need`] → call `acrylic_registry` → map the result to the wire. Handlers
-//! stay thin; the OCI rules live in the registry crate. Errors leave as
-//! [`OciError`] (`error.rs`), except the gate's 401/403, which carry the
-//! challenge and render themselves.
+//! stay thin; the OCI rules live in the registry crate. The request frame,
+//! the wire error ([`OciError`]) and the audit are `dataplane`'s, shared
+//! with `/acr/v1/`; the gate's 401/403 carry the challenge and render
+//! themselves.
 //!
 //! Bodies stream in both directions: uploads go to the BlobStore as they
 //! arrive, blobs come back as a stream. axum's 2 MiB body limit is off on
@@ -25,25 +26,22 @@ use acrylic_registry::{
 use acrylic_store::{ByteStream, Registry};
 use axum::Router;
 use axum::body::{Body, HttpBody};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::any;
 use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, TryStreamExt};
 
-pub(crate) use error::render as render_error;
-pub use error::{Code, OciError};
 pub use route::{OciRoute, RouteError};
 
+use crate::AppState;
+use crate::dataplane::{
+    Audited, Call, Code, OciError, Refusal, Reply, accepted, permit_of, registry_of, upload_range,
+};
 use crate::gate::{self, GateError, Need};
-use crate::{AppState, audit};
 
-pub(crate) const API_VERSION: HeaderName =
-    HeaderName::from_static("docker-distribution-api-version");
-pub(crate) const CORRELATION_ID: HeaderName =
-    HeaderName::from_static("x-ms-correlation-request-id");
 const CONTENT_DIGEST: HeaderName = HeaderName::from_static("docker-content-digest");
 const UPLOAD_UUID: HeaderName = HeaderName::from_static("docker-upload-uuid");
 const OCI_SUBJECT: HeaderName = HeaderName::from_static("oci-subject");
@@ -59,66 +57,15 @@ pub fn routes() -> Router<AppState> {
         .layer(DefaultBodyLimit::disable())
 }
 
-/// Why a request failed: an OCI error, or the gate's own 401/403.
-enum Refusal {
-    Oci(OciError),
-    Gate(GateError),
-}
-
-impl From<OciError> for Refusal {
-    fn from(e: OciError) -> Self {
-        Refusal::Oci(e)
-    }
-}
-
-impl From<RegistryError> for Refusal {
-    fn from(e: RegistryError) -> Self {
-        Refusal::Oci(e.into())
-    }
-}
-
-impl From<RouteError> for Refusal {
-    fn from(e: RouteError) -> Self {
-        Refusal::Oci(e.into())
-    }
-}
-
-impl From<GateError> for Refusal {
-    fn from(e: GateError) -> Self {
-        Refusal::Gate(e)
-    }
-}
-
-type Reply = Result<Response, Refusal>;
-
 async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
-    let correlation = uuid::Uuid::new_v4();
-    let client = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
-    let (parts, body) = request.into_parts();
-    let mut response = match serve(&state, &parts, body, client).await {
-        Ok(r) => r,
-        Err(Refusal::Gate(e)) => e.into_response(),
-        Err(Refusal::Oci(e)) => {
-            // Logged once, here, with the id the client also sees.
-            if let Some(cause) = &e.internal {
-                tracing::error!(%correlation, method = %parts.method, path = %parts.uri.path(), error = %cause, "OCI request failed");
-            }
-            e.into_response()
-        }
-    };
-    let headers = response.headers_mut();
-    headers.insert(API_VERSION, HeaderValue::from_static("registry/2.0"));
-    if let Ok(v) = HeaderValue::try_from(correlation.to_string()) {
-        headers.insert(CORRELATION_ID, v);
-    }
-    response
+    let (call, body) = Call::new(request);
+    let reply = serve(&state, &call.parts, body, call.client).await;
+    call.respond("OCI", reply)
 }
 
 async fn serve(state: &AppState, parts: &Parts, body: Body, client: Option<SocketAddr>) -> Reply {
-    let route = OciRoute::parse(&parts.method, parts.uri.path(), parts.uri.query())?;
+    let route = OciRoute::parse(&parts.method, parts.uri.path(), parts.uri.query())
+        .map_err(OciError::from)?;
     let registry = registry_of(state, parts).await?;
     let caller = match gate::check(state, &registry, &parts.headers, &route.need(), client).await {
         Ok(caller) => caller,
@@ -129,12 +76,8 @@ async fn serve(state: &AppState, parts: &Parts, body: Body, client: Option<Socke
     };
     let dist = Distribution::new(state.meta.clone(), state.blobs.clone());
     let repo = |name: &RepositoryName| dist.repository(registry.id.clone(), name.clone());
-    let permit = || {
-        caller
-            .permit
-            .as_ref()
-            .ok_or_else(|| OciError::internal("the gate returned no permit"))
-    };
+    let permit = || permit_of(&caller);
+    let audited = |action, name| Audited::new(&registry, &caller, client, action, name);
     let headers = &parts.headers;
 
     match &route {
@@ -180,12 +123,11 @@ async fn serve(state: &AppState, parts: &Parts, body: Body, client: Option<Socke
             let pushed = repo(name)
                 .put_manifest(permit()?, reference, content_type, bytes)
                 .await;
-            let detail = match &pushed {
-                Ok(p) => format!("manifest {} as {reference}", p.digest),
-                Err(e) => e.to_string(),
-            };
-            let who = audited(&registry, &caller, client, "push", name);
-            audit(state, &who, pushed.is_ok(), detail).await;
+            audited("push", name)
+                .record(state, &pushed, |p| {
+                    format!("manifest {} as {reference}", p.digest)
+                })
+                .await;
             let pushed = pushed?;
             let mut reply = Built::new(StatusCode::CREATED)
                 .header(
@@ -203,12 +145,9 @@ async fn serve(state: &AppState, parts: &Parts, body: Body, client: Option<Socke
         }
         OciRoute::DeleteManifest { name, reference } => {
             let deleted = repo(name).delete_manifest(permit()?, reference).await;
-            let detail = match &deleted {
-                Ok(()) => format!("manifest {reference}"),
-                Err(e) => e.to_string(),
-            };
-            let who = audited(&registry, &caller, client, "delete", name);
-            audit(state, &who, deleted.is_ok(), detail).await;
+            audited("delete", name)
+                .record(state, &deleted, |()| format!("manifest {reference}"))
+                .await;
             deleted?;
             Ok(accepted())
         }
@@ -243,12 +182,9 @@ async fn serve(state: &AppState, parts: &Parts, body: Body, client: Option<Socke
         }
         OciRoute::DeleteBlob { name, digest } => {
             let deleted = repo(name).delete_blob(permit()?, digest).await;
-            let detail = match &deleted {
-                Ok(()) => format!("blob {digest}"),
-                Err(e) => e.to_string(),
-            };
-            let who = audited(&registry, &caller, client, "delete", name);
-            audit(state, &who, deleted.is_ok(), detail).await;
+            audited("delete", name)
+                .record(state, &deleted, |()| format!("blob {digest}"))
+                .await;
             deleted?;
             Ok(accepted())
         }
@@ -334,65 +270,6 @@ async fn serve(state: &AppState, parts: &Parts, body: Body, client: Option<Socke
     }
 }
 
-/// The registry the `Host` header names; unknown hosts are NAME_UNKNOWN.
-async fn registry_of(state: &AppState, parts: &Parts) -> Result<Registry, OciError> {
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
-        .unwrap_or("");
-    state
-        .registry_for_host(host)
-        .await
-        .map_err(OciError::internal)?
-        .ok_or_else(|| OciError::new(Code::NameUnknown, "no registry answers on this host name"))
-}
-
-/// Who did what where, for the audit log.
-pub(crate) struct Audited<'a> {
-    registry: &'a Registry,
-    principal: String,
-    client: Option<SocketAddr>,
-    action: &'static str,
-    repository: &'a RepositoryName,
-}
-
-pub(crate) fn audited<'a>(
-    registry: &'a Registry,
-    caller: &gate::Caller,
-    client: Option<SocketAddr>,
-    action: &'static str,
-    repository: &'a RepositoryName,
-) -> Audited<'a> {
-    Audited {
-        registry,
-        principal: caller.principal.label(),
-        client,
-        action,
-        repository,
-    }
-}
-
-/// Records a push or delete that the gate let through (issue #2 §5: every
-/// push/delete is audited; refusals are the gate's to record). `granted`
-/// when it took effect, `failed` when the registry refused it. Best effort:
-/// the change has happened either way, so a failing audit store is logged,
-/// not turned into an error.
-pub(crate) async fn audit(state: &AppState, who: &Audited<'_>, succeeded: bool, detail: String) {
-    audit::Event::new(
-        who.principal.clone(),
-        who.action,
-        if succeeded { "granted" } else { "failed" },
-    )
-    .registry(Some(who.registry.id.clone()))
-    .repository(Some(who.repository.to_string()))
-    .client(who.client)
-    .detail(Some(detail))
-    .record_best_effort(state)
-    .await;
-}
-
 /// A pull permit on the mount source, if the caller's credentials cover it.
 /// A refusal is not an error here: the mount falls back to an upload.
 async fn pull_permit(
@@ -422,7 +299,7 @@ fn upload_error(e: RegistryError, name: &RepositoryName, id: &UploadId) -> Refus
             .with_header(header::LOCATION, upload_location(name, id))
             .with_header(UPLOAD_UUID, id.to_string());
     }
-    Refusal::Oci(e)
+    Refusal::Wire(e)
 }
 
 fn upload_location(name: &RepositoryName, id: &UploadId) -> String {
@@ -434,7 +311,7 @@ fn upload_location(name: &RepositoryName, id: &UploadId) -> String {
 fn upload_reply(status: StatusCode, name: &RepositoryName, upload: &UploadStatus) -> Response {
     Built::new(status)
         .header(header::LOCATION, upload_location(name, &upload.id))
-        .header(header::RANGE, error::upload_range(upload.size))
+        .header(header::RANGE, upload_range(upload.size))
         .header(UPLOAD_UUID, upload.id)
         .header(header::CONTENT_LENGTH, 0)
         .body(Body::empty())
@@ -445,12 +322,6 @@ fn blob_created(name: &RepositoryName, digest: &Digest) -> Response {
     Built::new(StatusCode::CREATED)
         .header(header::LOCATION, format!("/v2/{name}/blobs/{digest}"))
         .header(CONTENT_DIGEST, digest)
-        .header(header::CONTENT_LENGTH, 0)
-        .body(Body::empty())
-}
-
-fn accepted() -> Response {
-    Built::new(StatusCode::ACCEPTED)
         .header(header::CONTENT_LENGTH, 0)
         .body(Body::empty())
 }
@@ -488,11 +359,7 @@ const DISCARD_LIMIT: u64 = 16 * 1024 * 1024;
 /// protocol" instead of the challenge. Bodies declared larger than
 /// [`DISCARD_LIMIT`] are not read: the connection is closed, as before.
 async fn discard(headers: &HeaderMap, body: Body) {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > DISCARD_LIMIT) {
+    if declared_length(headers).is_some_and(|n| n > DISCARD_LIMIT) {
         return;
     }
     let mut data = body.into_data_stream();
@@ -505,16 +372,20 @@ async fn discard(headers: &HeaderMap, body: Body) {
     }
 }
 
+/// The request's `Content-Length`, when it declares one that parses.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
 /// Reads a manifest body, refusing more than 4 MiB as it arrives.
 async fn read_manifest(headers: &HeaderMap, body: Body) -> Result<Bytes, Refusal> {
     let too_large = || RegistryError::ManifestTooLarge {
         limit: MAX_MANIFEST_SIZE,
     };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_MANIFEST_SIZE as u64) {
+    if declared_length(headers).is_some_and(|n| n > MAX_MANIFEST_SIZE as u64) {
         return Err(too_large().into());
     }
     let mut data = body.into_data_stream();

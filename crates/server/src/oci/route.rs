@@ -28,18 +28,16 @@
 //! `team%2Fapp` (azure-containerregistry) is `team/app`, while `%252F`
 //! stays `%2F` and is refused. Names are validated by `RepositoryName`
 //! (the dist-spec grammar, at most 255 characters); `.`/`..` segments and
-//! over-long paths are NAME_INVALID before anything touches storage.
+//! over-long paths are NAME_INVALID before anything touches storage. That
+//! grammar is shared with `/acr/v1/` (`dataplane/path.rs`).
 
 use acrylic_authz::RepoAction;
 use acrylic_model::{Digest, Reference, RepositoryName, UploadId};
 use acrylic_registry::PageRequest;
 use axum::http::Method;
 
+use crate::dataplane::path::{self, PathError, Query, digest, repo};
 use crate::gate::Need;
-
-/// Longest raw path accepted (a 255-character name plus the longest suffix,
-/// `/referrers/sha512:<128 hex>`, with room for percent-encoding).
-const MAX_PATH: usize = 2048;
 
 /// A parsed `/v2/` request, named with the dist-spec's words.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,6 +136,16 @@ pub enum RouteError {
     MethodNotAllowed,
 }
 
+impl From<PathError> for RouteError {
+    fn from(e: PathError) -> Self {
+        match e {
+            PathError::Name(m) => RouteError::NameInvalid(m),
+            PathError::Digest(m) => RouteError::DigestInvalid(m),
+            PathError::Pagination(m) => RouteError::PaginationInvalid(m),
+        }
+    }
+}
+
 /// The path's shape, before the method is considered.
 enum Shape<'a> {
     Base,
@@ -154,12 +162,7 @@ impl OciRoute {
     /// Parses a request. `path` is the raw (percent-encoded) URI path;
     /// `query` the raw query string.
     pub fn parse(method: &Method, path: &str, query: Option<&str>) -> Result<OciRoute, RouteError> {
-        if path.len() > MAX_PATH {
-            return Err(RouteError::NameInvalid("path too long".into()));
-        }
-        let decoded = percent_encoding::percent_decode_str(path)
-            .decode_utf8()
-            .map_err(|_| RouteError::NameInvalid("path is not UTF-8".into()))?;
+        let decoded = path::decode(path)?;
         let rest = match decoded.strip_prefix("/v2") {
             Some("") => "",
             Some(r) => r.strip_prefix('/').ok_or(RouteError::NotFound)?,
@@ -300,16 +303,7 @@ fn shape(rest: &str) -> Result<Shape<'_>, RouteError> {
     if rest == "_catalog" {
         return Ok(Shape::Catalog);
     }
-    let segs: Vec<&str> = rest.split('/').collect();
-    // Path tricks never reach a name parser, let alone storage.
-    if segs
-        .iter()
-        .any(|s| *s == "." || *s == ".." || s.contains(['\\', '\0']))
-    {
-        return Err(RouteError::NameInvalid(
-            "path segments '.' and '..' are not allowed".into(),
-        ));
-    }
+    let segs = path::segments(rest)?;
     let n = segs.len();
     // The byte offset where the last `k` segments begin, minus the slash.
     let name_before = |k: usize| -> &str {
@@ -339,64 +333,11 @@ fn shape(rest: &str) -> Result<Shape<'_>, RouteError> {
     Ok(shape)
 }
 
-/// A repository name from a decoded path (also `/acr/v1/`'s).
-pub(crate) fn repo(s: &str) -> Result<RepositoryName, RouteError> {
-    RepositoryName::parse(s).map_err(|e| RouteError::NameInvalid(e.to_string()))
-}
-
-pub(crate) fn digest(s: &str) -> Result<Digest, RouteError> {
-    Digest::parse(s).map_err(|e| RouteError::DigestInvalid(e.to_string()))
-}
-
 fn parse_reference(s: &str, tag_error: fn(String) -> RouteError) -> Result<Reference, RouteError> {
     match Reference::parse(s) {
         Ok(r) => Ok(r),
         Err(e) if s.contains(':') => Err(RouteError::DigestInvalid(e.to_string())),
         Err(e) => Err(tag_error(e.to_string())),
-    }
-}
-
-/// Query parameters, percent-decoded; the first value of a repeated key
-/// wins. `+` stays `+` (RFC 3986 queries, not HTML forms): no OCI value
-/// holds a space, but media types in `artifactType` do hold `+`.
-pub(crate) struct Query(Vec<(String, String)>);
-
-impl Query {
-    pub(crate) fn parse(raw: Option<&str>) -> Result<Query, RouteError> {
-        let decode = |s: &str| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8()
-                .map(|c| c.into_owned())
-                .map_err(|_| RouteError::NameInvalid("query string is not UTF-8".into()))
-        };
-        let mut pairs = Vec::new();
-        for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            pairs.push((decode(k)?, decode(v)?));
-        }
-        Ok(Query(pairs))
-    }
-
-    pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub(crate) fn page(&self) -> Result<PageRequest, RouteError> {
-        let n =
-            match self.get("n") {
-                None | Some("") => None,
-                Some(v) => Some(v.parse::<u32>().map_err(|_| {
-                    RouteError::PaginationInvalid(format!("n={v:?} is not a number"))
-                })?),
-            };
-        let last = self
-            .get("last")
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned);
-        Ok(PageRequest { n, last })
     }
 }
 

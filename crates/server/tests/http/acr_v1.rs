@@ -10,80 +10,42 @@
 use acrylic_testkit::TestServer;
 use acrylic_testkit::image::sha256;
 use reqwest::header::{self, HeaderMap, WWW_AUTHENTICATE};
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const CONFIG_TYPE: &str = "application/vnd.oci.image.config.v1+json";
-const LAYER_TYPE: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-const CONFIG: &[u8] =
-    br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+use acrylic_store::AuditFilter;
+
+use crate::support::{CONFIG_TYPE, Client, OCI_MANIFEST, audit, expect_error, h, image_manifest};
 
 /// Every repository action, as az CLI and acr-cli ask for them.
 fn all_on(repo: &str) -> String {
     format!("repository:{repo}:pull,push,delete,metadata_read,metadata_write")
 }
 
-/// A signed-in client of the bootstrap registry.
-struct Acr {
-    http: reqwest::Client,
-    base: String,
-    host: String,
-    /// The registry's login server (`registry` in bodies, `service` in
-    /// challenges).
-    login_server: String,
-    token: String,
+/// A server whose admin holds a token for the catalog and everything on
+/// `repos`.
+async fn start(repos: &[&str]) -> (TestServer, Client) {
+    let server = TestServer::start().await;
+    let acr = signed_in(&server, repos).await;
+    (server, acr)
 }
 
-impl Acr {
-    /// A server whose admin holds a token for the catalog and everything
-    /// on `repos`.
-    async fn start(repos: &[&str]) -> (TestServer, Acr) {
-        let server = TestServer::start().await;
-        let acr = Acr::signed_in(&server, repos).await;
-        (server, acr)
-    }
+async fn signed_in(server: &TestServer, repos: &[&str]) -> Client {
+    let mut scopes: Vec<String> = repos.iter().map(|r| all_on(r)).collect();
+    scopes.push("registry:catalog:*".into());
+    let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    with_scopes(server, &scopes).await
+}
 
-    async fn signed_in(server: &TestServer, repos: &[&str]) -> Acr {
-        let mut scopes: Vec<String> = repos.iter().map(|r| all_on(r)).collect();
-        scopes.push("registry:catalog:*".into());
-        let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
-        let mut acr = Acr::with_scopes(server, &scopes).await;
-        acr.login_server = server.bootstrap().login_server.clone();
-        acr
-    }
+/// The bootstrap registry's admin with a token for `scopes`.
+async fn with_scopes(server: &TestServer, scopes: &[&str]) -> Client {
+    Client::admin(server, server.bootstrap().registry.as_str(), scopes).await
+}
 
-    async fn with_scopes(server: &TestServer, scopes: &[&str]) -> Acr {
-        let registry = server.bootstrap().registry.clone();
-        let admin = server.enable_admin(registry.as_str()).await;
-        let token = server
-            .token(registry.as_str(), &admin.username, &admin.password, scopes)
-            .await;
-        Acr {
-            http: server.client(),
-            base: server.base_url().to_owned(),
-            host: server.host_header(registry.as_str()),
-            login_server: server.bootstrap().login_server.clone(),
-            token,
-        }
-    }
-
-    fn anonymous(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http
-            .request(method, format!("{}{path}", self.base))
-            .header(header::HOST, &self.host)
-    }
-
-    fn req(&self, method: Method, path: &str) -> RequestBuilder {
-        self.anonymous(method, path).bearer_auth(&self.token)
-    }
-
-    async fn send(&self, method: Method, path: &str) -> Response {
-        self.req(method, path).send().await.unwrap()
-    }
-
+/// `/acr/v1/` requests on the shared data-plane client.
+impl Client {
     /// GET, expecting 200 and JSON; returns the headers and body.
     async fn get(&self, path: &str) -> (HeaderMap, Value) {
         let r = self.send(Method::GET, path).await;
@@ -111,87 +73,12 @@ impl Acr {
         assert_eq!(status, StatusCode::OK, "PATCH {path}: {text}");
         serde_json::from_str(&text).unwrap()
     }
-
-    async fn push_blob(&self, repo: &str, content: &[u8]) {
-        let r = self
-            .req(
-                Method::POST,
-                &format!("/v2/{repo}/blobs/uploads/?digest={}", sha256(content)),
-            )
-            .header(header::CONTENT_TYPE, "application/octet-stream")
-            .body(content.to_vec())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::CREATED, "push blob to {repo}");
-    }
-
-    async fn put_manifest(&self, repo: &str, reference: &str, manifest: &[u8]) -> Response {
-        self.req(Method::PUT, &format!("/v2/{repo}/manifests/{reference}"))
-            .header(header::CONTENT_TYPE, OCI_MANIFEST)
-            .body(manifest.to_vec())
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// Pushes config + `layer` + an image manifest as `reference`; returns
-    /// the manifest bytes and digest.
-    async fn push_image(&self, repo: &str, reference: &str, layer: &[u8]) -> (Vec<u8>, String) {
-        self.push_blob(repo, CONFIG).await;
-        self.push_blob(repo, layer).await;
-        let manifest = image_manifest(layer);
-        let r = self.put_manifest(repo, reference, &manifest).await;
-        assert_eq!(r.status(), StatusCode::CREATED, "push {repo}:{reference}");
-        let digest = sha256(&manifest);
-        (manifest, digest)
-    }
-}
-
-fn image_manifest(layer: &[u8]) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": { "mediaType": CONFIG_TYPE, "digest": sha256(CONFIG), "size": CONFIG.len() },
-        "layers": [{ "mediaType": LAYER_TYPE, "digest": sha256(layer), "size": layer.len() }],
-    }))
-    .unwrap()
-}
-
-fn h<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
-    headers
-        .get(name)
-        .unwrap_or_else(|| panic!("missing header {name} in {headers:?}"))
-        .to_str()
-        .unwrap()
-}
-
-/// Asserts an AcrErrors response: status, code, and the body's shape.
-async fn expect_error(r: Response, status: StatusCode, code: &str) -> Value {
-    let got = r.status();
-    let headers = r.headers().clone();
-    let body: Value = r
-        .json()
-        .await
-        .unwrap_or_else(|e| panic!("{got}: error body is not JSON: {e}"));
-    assert_eq!(got, status, "{body}");
-    let e = &body["errors"][0];
-    assert_eq!(e["code"], code, "{body}");
-    assert!(
-        e["message"].is_string() && e.get("detail").is_some(),
-        "{body}"
-    );
-    assert_eq!(
-        h(&headers, "docker-distribution-api-version"),
-        "registry/2.0"
-    );
-    body
 }
 
 /// Asserts a changeable attribute refused the request (405 DENIED) with a
 /// message naming it and how to set it back.
 async fn expect_locked(r: Response, attribute: &str, patch_path: &str) {
-    let body = expect_error(r, StatusCode::METHOD_NOT_ALLOWED, "DENIED").await;
+    let (_, body) = expect_error(r, StatusCode::METHOD_NOT_ALLOWED, "DENIED").await;
     let message = body["errors"][0]["message"].as_str().unwrap();
     assert!(
         message.contains(&format!("its {attribute} attribute is false"))
@@ -236,7 +123,7 @@ async fn tick() {
 
 #[tokio::test]
 async fn catalog_is_null_when_empty_and_pages_with_acr_links() {
-    let (_server, acr) = Acr::start(&["a", "b/c", "d"]).await;
+    let (_server, acr) = start(&["a", "b/c", "d"]).await;
     let (headers, body) = acr.get("/acr/v1/_catalog").await;
     assert_eq!(body, json!({"repositories": null}));
     assert_eq!(
@@ -271,11 +158,11 @@ async fn catalog_is_null_when_empty_and_pages_with_acr_links() {
 
 #[tokio::test]
 async fn repository_show_update_and_delete() {
-    let (_server, acr) = Acr::start(&["team/app"]).await;
+    let (_server, acr) = start(&["team/app"]).await;
     let (_, digest) = acr.push_image("team/app", "v1", b"one").await;
     acr.push_image("team/app", "v2", b"two").await;
     assert_eq!(
-        acr.put_manifest("team/app", "v3", &image_manifest(b"two"))
+        acr.put_manifest("team/app", "v3", OCI_MANIFEST, &image_manifest(b"two"))
             .await
             .status(),
         StatusCode::CREATED
@@ -285,7 +172,7 @@ async fn repository_show_update_and_delete() {
     let (_, body) = acr.get("/acr/v1/team%2Fapp").await;
     let (_, same) = acr.get("/acr/v1/team/app").await;
     assert_eq!(body, same);
-    assert_eq!(body["registry"], acr.login_server.as_str());
+    assert_eq!(body["registry"], acr.login_server());
     assert_eq!(body["imageName"], "team/app");
     assert_eq!(
         (body["manifestCount"].as_u64(), body["tagCount"].as_u64()),
@@ -366,7 +253,7 @@ async fn repository_show_update_and_delete() {
 
 #[tokio::test]
 async fn repository_attributes_are_enforced_on_v2() {
-    let (_server, acr) = Acr::start(&["team/app", "other"]).await;
+    let (_server, acr) = start(&["team/app", "other"]).await;
     let (_, digest) = acr.push_image("team/app", "v1", b"one").await;
     acr.push_image("other", "v1", b"other").await;
     let repo_path = "/acr/v1/team/app";
@@ -376,7 +263,7 @@ async fn repository_attributes_are_enforced_on_v2() {
         .await;
     acr.push_blob("team/app", b"two").await;
     let r = acr
-        .put_manifest("team/app", "v2", &image_manifest(b"two"))
+        .put_manifest("team/app", "v2", OCI_MANIFEST, &image_manifest(b"two"))
         .await;
     expect_locked(r, "writeEnabled", repo_path).await;
     let r = acr
@@ -426,12 +313,12 @@ async fn repository_attributes_are_enforced_on_v2() {
 
 #[tokio::test]
 async fn tags_list_shape_orderby_paging_and_digest_filter() {
-    let (_server, acr) = Acr::start(&["team/app", "absent"]).await;
+    let (_server, acr) = start(&["team/app", "absent"]).await;
     let (_, d1) = acr.push_image("team/app", "v1", b"one").await;
     tick().await;
     let (_, d2) = acr.push_image("team/app", "v2", b"two").await;
     tick().await;
-    acr.put_manifest("team/app", "v3", &image_manifest(b"two"))
+    acr.put_manifest("team/app", "v3", OCI_MANIFEST, &image_manifest(b"two"))
         .await;
     tick().await;
     // A PATCH updates v1: it becomes the most recently updated.
@@ -442,7 +329,7 @@ async fn tags_list_shape_orderby_paging_and_digest_filter() {
     assert!(headers.get(header::LINK).is_none());
     let (_, encoded) = acr.get("/acr/v1/team%2Fapp/_tags?n=100").await;
     assert_eq!(body, encoded);
-    assert_eq!(body["registry"], acr.login_server.as_str());
+    assert_eq!(body["registry"], acr.login_server());
     assert_eq!(body["imageName"], "team/app");
     assert_eq!(names(&body, "tags", "name"), ["v1", "v2", "v3"]);
     let v1 = &body["tags"][0];
@@ -496,7 +383,7 @@ async fn tags_list_shape_orderby_paging_and_digest_filter() {
 
     // One tag, under "tag".
     let (_, one) = acr.get("/acr/v1/team%2Fapp/_tags/v3").await;
-    assert_eq!(one["registry"], acr.login_server.as_str());
+    assert_eq!(one["registry"], acr.login_server());
     assert_eq!(one["imageName"], "team/app");
     assert_eq!(one["tag"]["name"], "v3");
     assert_eq!(one["tag"]["digest"], d2.as_str());
@@ -520,7 +407,7 @@ async fn tags_list_shape_orderby_paging_and_digest_filter() {
 
 #[tokio::test]
 async fn tag_attributes_lock_overwrite_untag_pull_and_listing() {
-    let (_server, acr) = Acr::start(&["team/app"]).await;
+    let (_server, acr) = start(&["team/app"]).await;
     let (_, d1) = acr.push_image("team/app", "v1", b"one").await;
     acr.push_image("team/app", "v2", b"two").await;
     let tag_path = "/acr/v1/team/app/_tags/v1";
@@ -538,7 +425,7 @@ async fn tag_attributes_lock_overwrite_untag_pull_and_listing() {
     // Overwriting through /v2/ is refused…
     acr.push_blob("team/app", b"three").await;
     let r = acr
-        .put_manifest("team/app", "v1", &image_manifest(b"three"))
+        .put_manifest("team/app", "v1", OCI_MANIFEST, &image_manifest(b"three"))
         .await;
     expect_locked(r, "writeEnabled", tag_path).await;
     // …and so are untagging, deleting by tag and deleting its manifest.
@@ -561,7 +448,7 @@ async fn tag_attributes_lock_overwrite_untag_pull_and_listing() {
     )
     .await;
     let r = acr
-        .put_manifest("team/app", "v1", &image_manifest(b"three"))
+        .put_manifest("team/app", "v1", OCI_MANIFEST, &image_manifest(b"three"))
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let r = acr.send(Method::DELETE, tag_path).await;
@@ -615,15 +502,16 @@ async fn tag_attributes_lock_overwrite_untag_pull_and_listing() {
 
 #[tokio::test]
 async fn manifests_shape_paging_and_attributes() {
-    let (_server, acr) = Acr::start(&["team/app"]).await;
+    let (_server, acr) = start(&["team/app"]).await;
     let (m1, d1) = acr.push_image("team/app", "v1", b"one").await;
-    acr.put_manifest("team/app", "latest", &m1).await;
+    acr.put_manifest("team/app", "latest", OCI_MANIFEST, &m1)
+        .await;
     tick().await;
     let (_, d2) = acr.push_image("team/app", "v2", b"two").await;
 
     let (headers, body) = acr.get("/acr/v1/team/app/_manifests").await;
     assert!(headers.get(header::LINK).is_none());
-    assert_eq!(body["registry"], acr.login_server.as_str());
+    assert_eq!(body["registry"], acr.login_server());
     assert_eq!(body["imageName"], "team/app");
     let mut want = vec![d1.clone(), d2.clone()];
     want.sort();
@@ -699,9 +587,11 @@ async fn manifests_shape_paging_and_attributes() {
     // writeEnabled=false: no re-push by digest; a new tag may point at it.
     acr.patch_ok(&path, json!({"writeEnabled": false, "readEnabled": true}))
         .await;
-    let r = acr.put_manifest("team/app", &d1, &m1).await;
+    let r = acr.put_manifest("team/app", &d1, OCI_MANIFEST, &m1).await;
     expect_locked(r, "writeEnabled", &path).await;
-    let r = acr.put_manifest("team/app", "again", &m1).await;
+    let r = acr
+        .put_manifest("team/app", "again", OCI_MANIFEST, &m1)
+        .await;
     assert_eq!(r.status(), StatusCode::CREATED);
 
     // listEnabled=false hides it from `_manifests`.
@@ -729,9 +619,9 @@ async fn manifests_shape_paging_and_attributes() {
 #[tokio::test]
 async fn every_endpoint_challenges_for_its_scope() {
     let server = TestServer::start().await;
-    let acr = Acr::signed_in(&server, &["team/app"]).await;
+    let acr = signed_in(&server, &["team/app"]).await;
     let (_, digest) = acr.push_image("team/app", "v1", b"one").await;
-    let login_server = acr.login_server.clone();
+    let login_server = acr.login_server().to_owned();
     let realm = format!("http://{}/oauth2/token", acr.host);
     let m = format!("/acr/v1/team%2Fapp/_manifests/{digest}");
     let cases: Vec<(Method, &str, &str)> = vec![
@@ -793,7 +683,7 @@ async fn every_endpoint_challenges_for_its_scope() {
             format!("Bearer realm=\"{realm}\",service=\"{login_server}\",scope=\"{scope}\""),
             "{method} {path}"
         );
-        let body = expect_error(r, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
+        let (_, body) = expect_error(r, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
         let (kind, name, action) = match scope.split(':').collect::<Vec<_>>()[..] {
             [kind, name, action] => (kind, name, action),
             _ => unreachable!(),
@@ -807,7 +697,7 @@ async fn every_endpoint_challenges_for_its_scope() {
 
     // A token that covers less than the route needs is challenged for the
     // one action the route needs.
-    let reader = Acr::with_scopes(&server, &["repository:team/app:metadata_read"]).await;
+    let reader = with_scopes(&server, &["repository:team/app:metadata_read"]).await;
     let (_, body) = reader.get("/acr/v1/team/app/_tags").await;
     assert_eq!(names(&body, "tags", "name"), ["v1"]);
     let r = reader
@@ -821,7 +711,7 @@ async fn every_endpoint_challenges_for_its_scope() {
         )
     );
     // Untag needs `delete` (what az CLI asks for), not `metadata_write`.
-    let writer = Acr::with_scopes(&server, &["repository:team/app:metadata_write"]).await;
+    let writer = with_scopes(&server, &["repository:team/app:metadata_write"]).await;
     let r = writer
         .send(Method::DELETE, "/acr/v1/team/app/_tags/v1")
         .await;
@@ -831,7 +721,7 @@ async fn every_endpoint_challenges_for_its_scope() {
         "{:?}",
         r.headers()
     );
-    let deleter = Acr::with_scopes(&server, &["repository:team/app:delete"]).await;
+    let deleter = with_scopes(&server, &["repository:team/app:delete"]).await;
     let r = deleter
         .send(Method::DELETE, "/acr/v1/team/app/_tags/v1")
         .await;
@@ -846,7 +736,7 @@ async fn every_endpoint_challenges_for_its_scope() {
 
 #[tokio::test]
 async fn admin_basic_auth_and_malformed_requests() {
-    let (server, acr) = Acr::start(&["team/app"]).await;
+    let (server, acr) = start(&["team/app"]).await;
     acr.push_image("team/app", "v1", b"one").await;
     // acr-cli sends Basic with the admin credentials on every call.
     let registry = server.bootstrap().registry.clone();
@@ -915,21 +805,20 @@ async fn admin_basic_auth_and_malformed_requests() {
 
 #[tokio::test]
 async fn deletions_and_attribute_changes_are_audited() {
-    let (server, acr) = Acr::start(&["team/app"]).await;
+    let (server, acr) = start(&["team/app"]).await;
     acr.push_image("team/app", "v1", b"one").await;
     acr.patch_ok("/acr/v1/team/app/_tags/v1", json!({"deleteEnabled": false}))
         .await;
     let r = acr.send(Method::DELETE, "/acr/v1/team/app/_tags/v1").await;
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
-    let records = server
-        .state()
-        .meta
-        .list_audit(&acrylic_store::AuditFilter {
+    let records = audit(
+        &server,
+        AuditFilter {
             repository: Some("team/app".into()),
             ..Default::default()
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     let seen: Vec<(String, String, String)> = records
         .iter()
         .map(|r| {

@@ -14,7 +14,9 @@
 use acrylic_authz::roles;
 use acrylic_model::{ObjectId, RegistryName, TenantId};
 use acrylic_server::directory::ACRYLIC_CLI_CLIENT_ID;
-use acrylic_store::{AuditFilter, PrincipalType, Registry, RoleAssignment, Tenant, User};
+use acrylic_store::{
+    AuditFilter, AuditRecord, PrincipalType, Registry, RoleAssignment, Tenant, User,
+};
 use acrylic_testkit::TestServer;
 use acrylic_tokens::{AcrylicClaim, DirectoryClaims, Purpose, RefreshClaims};
 use base64::Engine as _;
@@ -25,7 +27,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::support::{
-    ACR_SCOPE, ARM_SCOPE, JSON_UTF8, PASSWORD, Reg, access_of, b64json, create_user, now,
+    ACR_SCOPE, ARM_SCOPE, JSON_UTF8, PASSWORD, Reg, access_of, audit, b64json, create_user, now,
     owner_token, payload, refused, unauthorized,
 };
 
@@ -123,20 +125,16 @@ async fn access_token(r: Response) -> String {
     body["access_token"].as_str().unwrap().to_owned()
 }
 
-async fn exchange_audit(
-    server: &TestServer,
-    registry: &Registry,
-) -> Vec<acrylic_store::AuditRecord> {
-    server
-        .state()
-        .meta
-        .list_audit(&AuditFilter {
+async fn exchange_audit(server: &TestServer, registry: &Registry) -> Vec<AuditRecord> {
+    audit(
+        server,
+        AuditFilter {
             registry_id: Some(registry.id.clone()),
             action: Some("exchange".into()),
             ..Default::default()
-        })
-        .await
-        .unwrap()
+        },
+    )
+    .await
 }
 
 // ---- request shapes ----
@@ -842,17 +840,16 @@ async fn an_acr_pull_user_asking_pull_and_push_gets_pull() {
             {"type": "registry", "name": "catalog", "actions": ["*"]}
         ])
     );
-    let audit = server
-        .state()
-        .meta
-        .list_audit(&AuditFilter {
+    let audit = audit(
+        &server,
+        AuditFilter {
             registry_id: Some(registry.id.clone()),
             principal: Some(format!("user:{}", u.upn)),
             action: Some("token".into()),
             ..Default::default()
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].decision, "partial");
 }

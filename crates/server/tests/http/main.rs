@@ -6,6 +6,7 @@ mod acr_v1;
 mod arm;
 mod directory;
 mod exchange;
+mod identities;
 mod oci;
 mod rbac;
 mod repo_tokens;

@@ -8,158 +8,31 @@
 use acrylic_store::AuditFilter;
 use acrylic_testkit::TestServer;
 use acrylic_testkit::image::sha256;
-use reqwest::header::{self, HeaderMap};
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::header;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+use crate::support::{
+    CONFIG, Client, OCI_MANIFEST, audit, descriptor, expect_error, h, image_manifest,
+};
+
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-const CONFIG_TYPE: &str = "application/vnd.oci.image.config.v1+json";
-const LAYER_TYPE: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-const CONFIG: &[u8] =
-    br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
-
-/// A signed-in client of one registry.
-struct Oci {
-    http: reqwest::Client,
-    base: String,
-    host: String,
-    token: String,
-}
-
-impl Oci {
-    fn req(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http
-            .request(method, format!("{}{path}", self.base))
-            .header(header::HOST, &self.host)
-            .bearer_auth(&self.token)
-    }
-
-    async fn send(&self, method: Method, path: &str) -> Response {
-        self.req(method, path).send().await.unwrap()
-    }
-
-    /// Pushes a blob with one `POST ?digest=` and returns its digest.
-    async fn push_blob(&self, repo: &str, content: &[u8]) -> String {
-        let digest = sha256(content);
-        let r = self
-            .req(
-                Method::POST,
-                &format!("/v2/{repo}/blobs/uploads/?digest={digest}"),
-            )
-            .header(header::CONTENT_TYPE, "application/octet-stream")
-            .body(content.to_vec())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::CREATED, "push blob to {repo}");
-        digest
-    }
-
-    async fn put_manifest(
-        &self,
-        repo: &str,
-        reference: &str,
-        media_type: &str,
-        body: &[u8],
-    ) -> Response {
-        self.req(Method::PUT, &format!("/v2/{repo}/manifests/{reference}"))
-            .header(header::CONTENT_TYPE, media_type)
-            .body(body.to_vec())
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// Pushes config + one layer + an OCI image manifest; returns the
-    /// manifest bytes and digest.
-    async fn push_image(&self, repo: &str, tag: &str, layer: &[u8]) -> (Vec<u8>, String) {
-        self.push_blob(repo, CONFIG).await;
-        self.push_blob(repo, layer).await;
-        let manifest = image_manifest(layer);
-        let r = self.put_manifest(repo, tag, OCI_MANIFEST, &manifest).await;
-        assert_eq!(
-            r.status(),
-            StatusCode::CREATED,
-            "push manifest {repo}:{tag}"
-        );
-        let digest = sha256(&manifest);
-        (manifest, digest)
-    }
-}
 
 /// A server, its bootstrap registry's admin enabled, and a client holding a
 /// token for `scopes`.
-async fn signed_in(scopes: &[&str]) -> (TestServer, Oci) {
+async fn signed_in(scopes: &[&str]) -> (TestServer, Client) {
     let server = TestServer::start().await;
     let registry = server.bootstrap().registry.clone();
-    let oci = client_for(&server, registry.as_str(), scopes).await;
+    let oci = Client::admin(&server, registry.as_str(), scopes).await;
     (server, oci)
-}
-
-async fn client_for(server: &TestServer, registry: &str, scopes: &[&str]) -> Oci {
-    let admin = server.enable_admin(registry).await;
-    let token = server
-        .token(registry, &admin.username, &admin.password, scopes)
-        .await;
-    Oci {
-        http: server.client(),
-        base: server.base_url().to_owned(),
-        host: server.host_header(registry),
-        token,
-    }
-}
-
-fn descriptor(media_type: &str, content: &[u8]) -> Value {
-    json!({ "mediaType": media_type, "digest": sha256(content), "size": content.len() })
-}
-
-fn image_manifest(layer: &[u8]) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": descriptor(CONFIG_TYPE, CONFIG),
-        "layers": [descriptor(LAYER_TYPE, layer)],
-    }))
-    .unwrap()
-}
-
-fn h<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
-    headers
-        .get(name)
-        .unwrap_or_else(|| panic!("missing header {name} in {headers:?}"))
-        .to_str()
-        .unwrap()
-}
-
-/// Asserts an OCI error response: status, code, and the body's shape.
-async fn expect_error(r: Response, status: StatusCode, code: &str) -> HeaderMap {
-    let headers = r.headers().clone();
-    let got = r.status();
-    let body: Value = r
-        .json()
-        .await
-        .unwrap_or_else(|e| panic!("{got}: error body is not JSON: {e}"));
-    assert_eq!(got, status, "{body}");
-    let e = &body["errors"][0];
-    assert_eq!(e["code"], code, "{body}");
-    assert!(
-        e["message"].is_string() && e.get("detail").is_some(),
-        "{body}"
-    );
-    assert_eq!(
-        h(&headers, "docker-distribution-api-version"),
-        "registry/2.0"
-    );
-    headers
 }
 
 /// Sends a raw HTTP/1.1 request, so paths reach the server exactly as
 /// written (reqwest would normalise `..`). Returns status and body.
-async fn raw(server: &TestServer, oci: &Oci, method: &str, path: &str) -> (u16, Value) {
+async fn raw(server: &TestServer, oci: &Client, method: &str, path: &str) -> (u16, Value) {
     let mut s = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
     let req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
@@ -265,7 +138,7 @@ async fn monolithic_push_then_pull_with_ranges() {
     assert_eq!(h(r.headers(), "content-length"), "4");
     assert_eq!(r.bytes().await.unwrap().as_ref(), b"4567");
     let r = ranged("bytes=16-").await.unwrap();
-    let headers = expect_error(r, StatusCode::RANGE_NOT_SATISFIABLE, "RANGE_INVALID").await;
+    let (headers, _) = expect_error(r, StatusCode::RANGE_NOT_SATISFIABLE, "RANGE_INVALID").await;
     assert_eq!(h(&headers, "content-range"), "bytes */16");
 
     // POST then PUT, the whole blob in the PUT.
@@ -322,7 +195,7 @@ async fn chunked_upload_with_offsets_status_and_resume() {
 
     // Out of order: 416 with the range received so far and the Location.
     let r = patch(Some("10-14"), b"xxxxx").await.unwrap();
-    let headers = expect_error(r, StatusCode::RANGE_NOT_SATISFIABLE, "RANGE_INVALID").await;
+    let (headers, _) = expect_error(r, StatusCode::RANGE_NOT_SATISFIABLE, "RANGE_INVALID").await;
     assert_eq!(h(&headers, "range"), "0-4");
     assert_eq!(h(&headers, "location"), location);
     let r = patch(Some("0-4"), b"HELLO").await.unwrap();
@@ -639,7 +512,7 @@ async fn manifest_push_pull_head_and_validation() {
         registry_id: Some(registry_id),
         ..Default::default()
     };
-    let records = server.state().meta.list_audit(&filter).await.unwrap();
+    let records = audit(&server, filter).await;
     let find = |action: &str, decision: &str| {
         records
             .iter()
@@ -855,7 +728,7 @@ async fn tags_list_and_catalog_paginate_with_link() {
 async fn cross_repository_mount_needs_pull_on_the_source() {
     let server = TestServer::start().await;
     let registry = server.bootstrap().registry.to_string();
-    let both = client_for(
+    let both = Client::admin(
         &server,
         &registry,
         &["repository:src:pull,push", "repository:dst:pull,push"],
@@ -894,7 +767,7 @@ async fn cross_repository_mount_needs_pull_on_the_source() {
     assert!(h(r.headers(), "location").starts_with("/v2/dst/blobs/uploads/"));
 
     // A caller who may not pull the source gets a session, not the blob.
-    let push_only = client_for(&server, &registry, &["repository:other:pull,push"]).await;
+    let push_only = Client::admin(&server, &registry, &["repository:other:pull,push"]).await;
     let r = push_only
         .send(
             Method::POST,
@@ -912,8 +785,8 @@ async fn cross_repository_mount_needs_pull_on_the_source() {
 async fn repositories_are_isolated() {
     let server = TestServer::start().await;
     let registry = server.bootstrap().registry.to_string();
-    let a = client_for(&server, &registry, &["repository:team/a:pull,push"]).await;
-    let b = client_for(&server, &registry, &["repository:team/b:pull,push,delete"]).await;
+    let a = Client::admin(&server, &registry, &["repository:team/a:pull,push"]).await;
+    let b = Client::admin(&server, &registry, &["repository:team/b:pull,push,delete"]).await;
     let (_, manifest_digest) = a.push_image("team/a", "v1", b"secret layer of a").await;
     let layer = sha256(b"secret layer of a");
 
@@ -962,7 +835,7 @@ async fn repositories_are_isolated() {
 
     // The same repository name in another registry is another repository.
     server.create_registry("secondreg").await;
-    let other = client_for(&server, "secondreg", &["repository:team/a:pull,push"]).await;
+    let other = Client::admin(&server, "secondreg", &["repository:team/a:pull,push"]).await;
     let r = other
         .send(Method::GET, &format!("/v2/team/a/blobs/{layer}"))
         .await;

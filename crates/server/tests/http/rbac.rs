@@ -10,41 +10,36 @@
 
 use acrylic_authz::roles;
 use acrylic_model::{ObjectId, ResourceGroupName, TenantId};
-use acrylic_server::directory::ACRYLIC_CLI_CLIENT_ID;
 use acrylic_store::{AuditFilter, Group, GroupMember, PrincipalType, ResourceGroup, User};
 use acrylic_testkit::TestServer;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use reqwest::header::HOST;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-const ACR_SCOPE: &str = "https://containerregistry.azure.net/.default";
-const ARM_SCOPE: &str = "https://management.core.windows.net//.default";
-const PASSWORD: &str = "Correct-Horse-Battery-1";
+use crate::support::{
+    ACR_SCOPE, ARM_SCOPE, PASSWORD, Reg, access_of, audit, create_user, owner_token, payload,
+    sign_in,
+};
+
 const API: &str = "api-version=2022-04-01";
 const NAME: &str = "@Request[Microsoft.ContainerRegistry/registries/repositories:name]";
-
-fn payload(jwt: &str) -> Value {
-    let part = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
-}
 
 /// The test server, its bootstrap registry, and the owner's ARM token.
 struct World {
     s: TestServer,
     owner: String,
-    host: String,
 }
 
 impl World {
     async fn start() -> World {
         let s = TestServer::start().await;
-        let b = s.bootstrap().clone();
-        let owner = sign_in(&s, &b.tenant, &b.username, &b.password, ARM_SCOPE).await;
-        let host = s.host_header(b.registry.as_str());
-        World { s, owner, host }
+        let owner = owner_token(&s, ARM_SCOPE).await;
+        World { s, owner }
+    }
+
+    /// The bootstrap registry, by its Host header.
+    fn reg(&self) -> Reg<'_> {
+        Reg::bootstrap(&self.s)
     }
 
     fn tenant(&self) -> TenantId {
@@ -85,24 +80,7 @@ impl World {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let mut req = self
-            .s
-            .client()
-            .request(method, format!("{}{path}{sep}{API}", self.s.base_url()))
-            .bearer_auth(token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status();
-        let text = r.text().await.unwrap();
-        let v = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap()
-        };
-        (status, v)
+        crate::support::arm(&self.s, Some(token), method, path, API, body).await
     }
 
     /// `PUT {scope}/…/roleAssignments/{new guid}` by `token`.
@@ -146,19 +124,7 @@ impl World {
     }
 
     async fn user(&self, upn: &str) -> User {
-        let t = OffsetDateTime::now_utc();
-        let u = User {
-            id: ObjectId::new_random(),
-            tenant_id: self.tenant(),
-            upn: upn.into(),
-            display_name: upn.into(),
-            password_hash: acrylic_identity::password::hash(PASSWORD).unwrap(),
-            enabled: true,
-            sessions_valid_after: t - time::Duration::hours(1),
-            created_at: t,
-        };
-        self.s.state().meta.create_user(&u).await.unwrap();
-        u
+        create_user(&self.s, self.tenant(), upn, PASSWORD, true).await
     }
 
     /// What `az acr login` does: a directory token for the registry
@@ -166,43 +132,16 @@ impl World {
     /// token.
     async fn login(&self, u: &User) -> String {
         let aad = sign_in(&self.s, &u.tenant_id, &u.upn, PASSWORD, ACR_SCOPE).await;
-        let r = self
-            .post("/oauth2/exchange")
-            .form(&[
-                ("grant_type", "access_token"),
-                ("service", self.host.as_str()),
-                ("tenant", &u.tenant_id.to_string()),
-                ("access_token", &aad),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let r = self.reg().exchange(&aad, &u.tenant_id).await;
         let status = r.status();
         let body: Value = r.json().await.unwrap();
         assert_eq!(status, StatusCode::OK, "exchange for {}: {body}", u.upn);
         body["refresh_token"].as_str().unwrap().to_owned()
     }
 
-    fn post(&self, path: &str) -> reqwest::RequestBuilder {
-        self.s
-            .client()
-            .post(format!("{}{path}", self.s.base_url()))
-            .header(HOST, &self.host)
-    }
-
     /// `POST /oauth2/token` with the refresh token: (status, body).
     async fn token(&self, refresh: &str, scopes: &str) -> (StatusCode, Value) {
-        let r = self
-            .post("/oauth2/token")
-            .form(&[
-                ("grant_type", "refresh_token"),
-                ("service", self.host.as_str()),
-                ("scope", scopes),
-                ("refresh_token", refresh),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let r = self.reg().refresh_grant(refresh, scopes).await;
         (r.status(), r.json().await.unwrap())
     }
 
@@ -210,7 +149,7 @@ impl World {
     async fn granted(&self, refresh: &str, scopes: &str) -> Value {
         let (status, body) = self.token(refresh, scopes).await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        payload(body["access_token"].as_str().unwrap())["access"].clone()
+        access_of(body["access_token"].as_str().unwrap())
     }
 
     async fn access_token(&self, refresh: &str, scopes: &str) -> String {
@@ -220,15 +159,7 @@ impl World {
     }
 
     async fn v2(&self, path: &str, access: &str) -> (StatusCode, Value) {
-        let r = self
-            .s
-            .client()
-            .get(format!("{}{path}", self.s.base_url()))
-            .header(HOST, &self.host)
-            .bearer_auth(access)
-            .send()
-            .await
-            .unwrap();
+        let r = self.reg().v2(path, access).await;
         let status = r.status();
         let text = r.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
@@ -246,32 +177,6 @@ impl World {
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["properties"]["roleAssignmentMode"], mode);
     }
-}
-
-async fn sign_in(
-    s: &TestServer,
-    tenant: &TenantId,
-    upn: &str,
-    password: &str,
-    scope: &str,
-) -> String {
-    let r = s
-        .client()
-        .post(format!("{}/{tenant}/oauth2/v2.0/token", s.base_url()))
-        .form(&[
-            ("client_id", ACRYLIC_CLI_CLIENT_ID),
-            ("grant_type", "password"),
-            ("username", upn),
-            ("password", password),
-            ("scope", scope),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(status, StatusCode::OK, "sign-in of {upn}: {body}");
-    body["access_token"].as_str().unwrap().to_owned()
 }
 
 fn entry(name: &str, actions: &[&str]) -> Value {
@@ -336,16 +241,15 @@ async fn acr_pull_grants_pull_only_and_its_removal_takes_effect_at_once() {
             .await
             .unwrap()
             .unwrap();
-    let audit =
-        w.s.state()
-            .meta
-            .list_audit(&AuditFilter {
-                registry_id: Some(registry.id.clone()),
-                action: Some("roleAssignment.create".into()),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+    let audit = audit(
+        &w.s,
+        AuditFilter {
+            registry_id: Some(registry.id.clone()),
+            action: Some("roleAssignment.create".into()),
+            ..Default::default()
+        },
+    )
+    .await;
     assert_eq!(audit.len(), 1);
     assert!(
         audit[0].detail.as_deref().unwrap().contains("AcrPull"),

@@ -14,121 +14,19 @@ use acrylic_testkit::TestServer;
 use acrylic_tokens::{AccessClaims, AccessEntry, AcrylicClaim, RefreshClaims};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HOST, WWW_AUTHENTICATE};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-const NULL_GUID: &str = "00000000-0000-0000-0000-000000000000";
+use crate::support::{
+    JSON_UTF8, NULL_GUID, Reg, access_of, audit, b64json, now, payload, unauthorized,
+};
+
 const AUTH_REQUIRED: &str =
     "authentication required, visit https://aka.ms/acr/authorization for more information.";
-const JSON_UTF8: &str = "application/json; charset=utf-8";
 
-fn payload(jwt: &str) -> Value {
-    let part = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
-}
-
-fn b64json(v: &Value) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
-}
-
-fn now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
-}
-
-/// A client of one registry of a test server, by its Host header.
-struct Reg<'a> {
-    server: &'a TestServer,
-    name: String,
-    host: String,
-}
-
-impl<'a> Reg<'a> {
-    fn bootstrap(server: &'a TestServer) -> Self {
-        let name = server.bootstrap().registry.to_string();
-        Reg {
-            host: server.host_header(&name),
-            server,
-            name,
-        }
-    }
-
-    fn named(server: &'a TestServer, name: &str) -> Self {
-        Reg {
-            host: server.host_header(name),
-            server,
-            name: name.into(),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.server.base_url())
-    }
-
-    fn get(&self, path: &str) -> reqwest::RequestBuilder {
-        self.server
-            .client()
-            .get(self.url(path))
-            .header(HOST, &self.host)
-    }
-
-    fn post(&self, path: &str) -> reqwest::RequestBuilder {
-        self.server
-            .client()
-            .post(self.url(path))
-            .header(HOST, &self.host)
-    }
-
-    /// `GET /oauth2/token` with Basic credentials and one `scope` per item.
-    async fn basic_token(&self, user: &str, pass: &str, scopes: &[&str]) -> Response {
-        let mut q: Vec<(&str, &str)> = vec![("service", &self.host)];
-        q.extend(scopes.iter().map(|s| ("scope", *s)));
-        self.get("/oauth2/token")
-            .query(&q)
-            .basic_auth(user, Some(pass))
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn form_token(&self, query: &str, form: &[(&str, &str)]) -> Response {
-        self.post(&format!("/oauth2/token{query}"))
-            .form(form)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn v2_with(&self, method: reqwest::Method, path: &str, auth: Option<String>) -> Response {
-        let mut r = self
-            .server
-            .client()
-            .request(method, self.url(path))
-            .header(HOST, &self.host);
-        if let Some(a) = auth {
-            r = r.header(AUTHORIZATION, a);
-        }
-        r.send().await.unwrap()
-    }
-
-    async fn registry(&self) -> acrylic_store::Registry {
-        let name = acrylic_model::RegistryName::parse(&self.name).unwrap();
-        self.server
-            .state()
-            .meta
-            .find_registry_by_name(&name)
-            .await
-            .unwrap()
-            .unwrap()
-    }
-
-    async fn update(&self, f: impl FnOnce(&mut acrylic_store::Registry)) {
-        let mut r = self.registry().await;
-        f(&mut r);
-        self.server.state().meta.update_registry(&r).await.unwrap();
-    }
-
+impl Reg<'_> {
     /// Mints a registry refresh token for `principal` with the server's own
     /// key ring (what `/oauth2/exchange` will do, #3).
     /// `expires_in` moves `exp` (signed now: the key is only active from
@@ -159,18 +57,6 @@ async fn ok_token(r: Response) -> Value {
     assert_eq!(body["access_token"], body["token"], "{body}");
     assert!(body["access_token"].as_str().unwrap().split('.').count() == 3);
     body
-}
-
-async fn unauthorized(r: Response) -> String {
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(r.headers()[CONTENT_TYPE], JSON_UTF8);
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(body["errors"][0]["code"], "UNAUTHORIZED", "{body}");
-    body["errors"][0]["message"].as_str().unwrap().to_owned()
-}
-
-fn access_of(token: &str) -> Value {
-    payload(token)["access"].clone()
 }
 
 /// The owner from the bootstrap, as a directory principal.
@@ -776,15 +662,14 @@ async fn a_refused_push_is_audited_with_the_reason() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let rows = server
-        .state()
-        .meta
-        .list_audit(&acrylic_store::AuditFilter {
+    let rows = audit(
+        &server,
+        AuditFilter {
             action: Some("push".into()),
             ..Default::default()
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0].decision, "denied");
     assert_eq!(rows[0].principal, "admin");
@@ -1118,16 +1003,15 @@ async fn every_issuance_is_audited_without_secrets() {
     unauthorized(reg.basic_token("mallory", "guess", &[]).await).await;
 
     let registry = reg.registry().await;
-    let rows = server
-        .state()
-        .meta
-        .list_audit(&AuditFilter {
+    let rows = audit(
+        &server,
+        AuditFilter {
             registry_id: Some(registry.id.clone()),
             action: Some("token".into()),
             ..Default::default()
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     assert_eq!(rows.len(), 3, "{rows:#?}");
     // newest first
     assert_eq!(rows[2].decision, "granted");
