@@ -797,9 +797,10 @@ async fn a_removed_role_stops_new_grants_at_once() {
         access_of(&after),
         json!([{"type": "repository", "name": "x", "actions": []}])
     );
+    // The user can no longer be granted pull: DENIED, not a challenge.
     assert_eq!(
         reg.v2("/v2/x/tags/list", &after).await.status(),
-        StatusCode::UNAUTHORIZED
+        StatusCode::FORBIDDEN
     );
     // And the access token issued before is refused on its next use.
     assert_eq!(

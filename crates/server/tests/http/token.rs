@@ -803,7 +803,8 @@ async fn anonymous_pull_grants_only_pull_as_a_partial_grant() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    // Turning anonymous pull off again refuses the token on the next request.
+    // Turning anonymous pull off again refuses the token on the next request,
+    // with a challenge to authenticate.
     reg.update(|r| r.anonymous_pull_enabled = false).await;
     let r = reg
         .v2_with(
@@ -812,7 +813,7 @@ async fn anonymous_pull_grants_only_pull_as_a_partial_grant() {
             Some(format!("Bearer {token}")),
         )
         .await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
