@@ -83,7 +83,7 @@ impl Event {
     /// it describes has happened either way).
     pub async fn record_best_effort(self, state: &AppState) {
         let action = self.action.clone();
-        if let Err(e) = self.record(state, OffsetDateTime::now_utc()).await {
+        if let Err(e) = self.record(state, state.clock.now()).await {
             tracing::error!(error = %e, %action, "audit append failed");
         }
     }

@@ -16,7 +16,6 @@ use acrylic_authz::{Action, Grants, Permit, Principal, Resource, authorize};
 use acrylic_model::{ArmScope, SubscriptionId, TenantId};
 use acrylic_tokens::{DirectoryClaims, TokenError};
 use axum::http::{HeaderMap, header};
-use time::OffsetDateTime;
 
 use super::error::ArmError;
 use crate::AppState;
@@ -128,7 +127,7 @@ pub fn subscription_of(scope: &ArmScope) -> Option<SubscriptionId> {
 }
 
 async fn verify(state: &AppState, token: &str) -> Result<DirectoryClaims, ArmError> {
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now = state.clock.unix_now();
     let claims = match state.keys.verify_directory(token, now) {
         Err(TokenError::UnknownKey { .. }) => {
             // Perhaps a key another replica (or a later tenant) made.

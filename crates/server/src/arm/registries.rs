@@ -134,7 +134,7 @@ pub async fn create(
         }
     };
     registry.sku = sku.to_owned();
-    apply(&mut registry, &body.properties)?;
+    apply(&mut registry, &body.properties, state.clock.now())?;
     state.meta.update_registry(&registry).await?;
     let action = if status == StatusCode::CREATED {
         "registry.create"
@@ -162,7 +162,7 @@ pub async fn update(
     if let Some(sku) = sku {
         registry.sku = sku.to_owned();
     }
-    apply(&mut registry, &body.properties)?;
+    apply(&mut registry, &body.properties, state.clock.now())?;
     state.meta.update_registry(&registry).await?;
     let mut detail = format!(
         "adminUserEnabled={} anonymousPullEnabled={} sku={} roleAssignmentMode={}",
@@ -247,7 +247,7 @@ pub async fn regenerate_credential(
             "password2"
         }
     };
-    registry.updated_at = OffsetDateTime::now_utc();
+    registry.updated_at = state.clock.now();
     state.meta.update_registry(&registry).await?;
     audit(
         state,
@@ -333,7 +333,11 @@ fn credentials(state: &AppState, r: &Registry) -> Result<Value, ArmError> {
 /// invalidates every registry credential issued under the old mode: the
 /// tokens carry the mode, and the token service and the gate refuse a
 /// mismatch (acr-auth.md §2.3, §8 "Mode switch").
-fn apply(r: &mut Registry, p: &shapes::RegistryProperties) -> Result<(), ArmError> {
+fn apply(
+    r: &mut Registry,
+    p: &shapes::RegistryProperties,
+    now: OffsetDateTime,
+) -> Result<(), ArmError> {
     if let Some(m) = &p.role_assignment_mode {
         r.role_assignment_mode = RoleAssignmentMode::parse(m).ok_or_else(|| {
             ArmError::InvalidRequestContent(format!(
@@ -348,7 +352,7 @@ fn apply(r: &mut Registry, p: &shapes::RegistryProperties) -> Result<(), ArmErro
     if let Some(a) = p.anonymous_pull_enabled {
         r.anonymous_pull_enabled = a;
     }
-    r.updated_at = OffsetDateTime::now_utc();
+    r.updated_at = now;
     Ok(())
 }
 

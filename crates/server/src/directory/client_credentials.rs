@@ -228,7 +228,7 @@ async fn audit(
 ) {
     let record = AuditRecord {
         id: uuid::Uuid::now_v7(),
-        at: OffsetDateTime::now_utc(),
+        at: state.clock.now(),
         registry_id: None,
         principal: principal.to_owned(),
         action: "signin".into(),

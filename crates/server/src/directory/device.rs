@@ -29,7 +29,6 @@ use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use time::OffsetDateTime;
 
 use super::error::json_response;
 use super::issue::user_tokens;
@@ -90,7 +89,7 @@ pub async fn device_code(
     let tenant_id = resolved.map(|t| t.id);
     let app = client::require_public(&state, tenant_id.as_ref(), &tenant, &client_id).await?;
 
-    let now = OffsetDateTime::now_utc();
+    let now = state.clock.now();
     // A user-code collision is possible (about 43 bits); draw again.
     for _ in 0..5 {
         let device_code = acrylic_identity::opaque::generate_token();
@@ -188,7 +187,7 @@ pub(in crate::directory) async fn grant(
     if !code.client_id.eq_ignore_ascii_case(&app.client_id) || other_tenant {
         return Err(invalid);
     }
-    let now = OffsetDateTime::now_utc();
+    let now = state.clock.now();
     if code.expires_at <= now {
         return Err(DirectoryError::ExpiredToken);
     }
@@ -380,7 +379,7 @@ async fn decide(
         .await
         .map_err(store)?
         .ok_or(PageError::Code)?;
-    let now = OffsetDateTime::now_utc();
+    let now = state.clock.now();
     if code.status != DeviceCodeStatus::Pending || code.expires_at <= now {
         return Err(PageError::Code);
     }

@@ -9,7 +9,6 @@ use acrylic_store::User;
 use acrylic_tokens::{DirectoryClaims, TokenError};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use time::OffsetDateTime;
 
 use super::client::ClientApp;
 use super::sessions::{self, Family};
@@ -35,7 +34,7 @@ pub(super) async fn user_tokens(
         tracing::error!(error = %e, tenant = %user.tenant_id, "directory keys unavailable");
         DirectoryError::Internal
     })?;
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now = state.clock.unix_now();
     let access = DirectoryClaims {
         aud: scope.resource.clone(),
         iss: v1_issuer(&user.tenant_id),

@@ -77,7 +77,7 @@ pub async fn ensure(state: &AppState, tenant: &TenantId) -> Result<(), KeyError>
         return Ok(());
     }
     let key = generate().await?;
-    let now = OffsetDateTime::now_utc();
+    let now = state.clock.now();
     store_key(
         state.meta.as_ref(),
         &state.sealer,
@@ -104,7 +104,7 @@ pub async fn rotate(
     publish_ahead: time::Duration,
 ) -> Result<Rotation, KeyError> {
     ensure(state, tenant).await?;
-    let now = OffsetDateTime::now_utc();
+    let now = state.clock.now();
     let active_from = now + publish_ahead.max(time::Duration::ZERO);
     let current: Vec<SigningKey> = state
         .meta

@@ -15,7 +15,6 @@ use std::sync::OnceLock;
 
 use acrylic_model::TenantId;
 use acrylic_store::{AuditRecord, Tenant, User};
-use time::OffsetDateTime;
 
 use super::issue::user_tokens;
 use super::sessions::Family;
@@ -181,7 +180,7 @@ pub(in crate::directory) async fn audit(
 ) {
     let record = AuditRecord {
         id: uuid::Uuid::now_v7(),
-        at: OffsetDateTime::now_utc(),
+        at: state.clock.now(),
         registry_id: None,
         principal: format!("user:{upn}"),
         action: "signin".into(),

@@ -61,7 +61,7 @@ pub(super) async fn issue(
     scope: &RequestedScope,
     family: Family,
 ) -> Result<String, DirectoryError> {
-    let now = OffsetDateTime::now_utc();
+    let now = state.clock.now();
     let (family_id, auth_time) = match family {
         Family::New => (uuid::Uuid::new_v4(), now),
         Family::Continue { id, auth_time } => (id, auth_time),
@@ -98,7 +98,7 @@ pub(super) async fn redeem(
     let invalid = DirectoryError::InvalidGrant {
         parameter: "refresh_token",
     };
-    let now = OffsetDateTime::now_utc();
+    let now = state.clock.now();
     let hash = digest(token);
     let Some(session) = state
         .meta
@@ -195,7 +195,7 @@ pub async fn revoke_user(
     state: &AppState,
     user: &mut User,
 ) -> Result<(), acrylic_store::StoreError> {
-    let now = OffsetDateTime::now_utc();
+    let now = state.clock.now();
     let whole = now.unix_timestamp() + i64::from(now.nanosecond() > 0);
     let instant = OffsetDateTime::from_unix_timestamp(whole).unwrap_or(now);
     // Never move the instant backwards (a clock step on another replica).
@@ -207,7 +207,7 @@ pub async fn revoke_user(
         .meta
         .delete_directory_sessions_of_user(&user.id)
         .await?;
-    let wait = user.sessions_valid_after - OffsetDateTime::now_utc();
+    let wait = user.sessions_valid_after - state.clock.now();
     if wait > time::Duration::ZERO && wait <= time::Duration::seconds(1) {
         tokio::time::sleep(wait.unsigned_abs()).await;
     }

@@ -369,6 +369,15 @@ async fn authenticate_refresh(
             return Err(AuthError::PrincipalGone);
         }
     }
+    // A deleted managed identity gets no new access tokens (#5).
+    if let Principal::ManagedIdentity { oid, tenant, .. } = &principal {
+        state
+            .meta
+            .find_managed_identity(oid)
+            .await?
+            .filter(|mi| mi.tenant_id == *tenant)
+            .ok_or(AuthError::PrincipalGone)?;
+    }
     Ok(Authenticated {
         principal,
         subject: claims.sub.clone(),

@@ -258,7 +258,7 @@ pub async fn exchange(State(state): State<AppState>, request: Request) -> Respon
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let now = OffsetDateTime::now_utc();
+    let now = state.clock.now();
     let host = super::request_host(&parts.headers, &parts.uri);
     let Ok(body) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
         return TokenFailure::bad_request("the request body is too large or unreadable")
@@ -507,6 +507,12 @@ async fn current_principal(
     claims: &DirectoryClaims,
 ) -> Result<Principal, ExchangeError> {
     if claims.idtyp == "app" {
+        // A managed identity's token (#5) is an app token too.
+        if let Some(p) =
+            crate::directory::managed_identity::current_principal(state, claims).await?
+        {
+            return Ok(p);
+        }
         return current_service_principal(state, claims).await;
     }
     if claims.idtyp != "user" {

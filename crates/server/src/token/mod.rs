@@ -106,7 +106,7 @@ async fn token(State(state): State<AppState>, request: Request) -> Response {
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let now = OffsetDateTime::now_utc();
+    let now = state.clock.now();
     let host = request_host(&parts.headers, &parts.uri);
     let body = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
         Ok(b) => b,

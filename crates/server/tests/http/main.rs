@@ -6,6 +6,7 @@ mod acr_v1;
 mod arm;
 mod directory;
 mod exchange;
+mod expiry;
 mod identities;
 mod oci;
 mod rbac;

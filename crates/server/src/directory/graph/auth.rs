@@ -15,7 +15,6 @@ use acrylic_model::TenantId;
 use acrylic_store::AuditRecord;
 use acrylic_tokens::{DirectoryClaims, TokenError};
 use axum::http::{HeaderMap, header};
-use time::OffsetDateTime;
 
 use super::{GraphError, Operation};
 use crate::AppState;
@@ -87,7 +86,7 @@ impl Caller {
     pub async fn audit(&self, state: &AppState, op: Operation, decision: &str, detail: &str) {
         let record = AuditRecord {
             id: uuid::Uuid::now_v7(),
-            at: OffsetDateTime::now_utc(),
+            at: state.clock.now(),
             registry_id: None,
             principal: self.principal.label(),
             action: op.action().to_owned(),
@@ -114,7 +113,7 @@ impl Caller {
 }
 
 async fn verify(state: &AppState, token: &str) -> Result<DirectoryClaims, GraphError> {
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now = state.clock.unix_now();
     let refused = |e: TokenError| {
         tracing::info!(error = %e, "graph: token refused");
         GraphError::InvalidToken

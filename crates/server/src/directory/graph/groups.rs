@@ -11,7 +11,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 
 use super::auth::Caller;
 use super::{
@@ -100,7 +99,7 @@ pub async fn create(
         display_name,
         mail_nickname,
         description: new.description.filter(|d| !d.is_empty()),
-        created_at: OffsetDateTime::now_utc(),
+        created_at: state.clock.now(),
     };
     state.meta.create_group(&group).await?;
     caller
@@ -229,7 +228,7 @@ pub async fn add_member(
             group_id: group.id,
             member_id,
             member_type,
-            created_at: OffsetDateTime::now_utc(),
+            created_at: state.clock.now(),
         })
         .await?;
     if !added {

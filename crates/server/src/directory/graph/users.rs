@@ -14,7 +14,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
-use time::OffsetDateTime;
 
 use super::auth::Caller;
 use super::{
@@ -122,7 +121,7 @@ pub async fn create(
         )));
     }
     let hash = hash_password(password).await?;
-    let now = OffsetDateTime::now_utc();
+    let now = state.clock.now();
     let user = User {
         id: ObjectId::new_random(),
         tenant_id: caller.tenant,
