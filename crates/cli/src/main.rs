@@ -67,9 +67,34 @@ enum Command {
         #[command(subcommand)]
         command: commands::role::RoleCommand,
     },
+    /// Manage compute resources and their managed identities (#5).
+    Resource {
+        #[command(subcommand)]
+        command: commands::resource::ResourceCommand,
+    },
+    /// Manage user-assigned managed identities (like `az identity`).
+    Identity {
+        #[command(subcommand)]
+        command: commands::identity::IdentityCommand,
+    },
+    /// Serve managed-identity tokens to a workload on this machine (IMDS and
+    /// App Service protocols), with a resource's agent credential (#5).
+    IdentityAgent(commands::identity_agent::AgentArgs),
+    /// The kubelet's image credential provider (credentialprovider.kubelet.k8s.io/v1
+    /// on stdin/stdout), for a node of an acrylic cluster (#5).
+    KubeletCredentialProvider(commands::kubelet::ProviderArgs),
+    /// Manage clusters' registry access and node configuration (like `az aks`).
+    Aks {
+        #[command(subcommand)]
+        command: commands::aks::AksCommand,
+    },
 }
 
 fn main() -> ExitCode {
+    // Invoked through a `docker-credential-acrylic` link (#5).
+    if commands::credential_helper::invoked_as_helper() {
+        return commands::credential_helper::main();
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => acrylic_server::run(args),
@@ -91,6 +116,17 @@ fn main() -> ExitCode {
         Command::Role { command } => client_command(cli.output, |ctx| {
             Box::pin(commands::role::run(ctx, command))
         }),
+        Command::Resource { command } => client_command(cli.output, |ctx| {
+            Box::pin(commands::resource::run(ctx, command))
+        }),
+        Command::Identity { command } => client_command(cli.output, |ctx| {
+            Box::pin(commands::identity::run(ctx, command))
+        }),
+        Command::IdentityAgent(args) => commands::identity_agent::run(args),
+        Command::KubeletCredentialProvider(args) => commands::kubelet::run(args),
+        Command::Aks { command } => {
+            client_command(cli.output, |ctx| Box::pin(commands::aks::run(ctx, command)))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -14,8 +14,16 @@ pub mod acr_login;
 pub mod ad;
 pub mod ad_app;
 pub mod ad_sp;
+pub mod aks;
+// docker's credential-helper protocol (#5).
+pub mod credential_helper;
+// Managed identities and compute resources (#5).
+pub mod identity;
+pub mod identity_agent;
+pub mod kubelet;
 pub mod pull_secret;
 pub mod repository;
+pub mod resource;
 pub mod role;
 pub mod scope_map;
 pub mod token;

@@ -6,6 +6,7 @@ mod cli;
 mod clients;
 mod crash;
 mod directory;
+mod identities;
 mod python;
 mod python_sp;
 mod repo_tokens;

@@ -134,6 +134,24 @@ pub enum ArmError {
         limit: usize,
         sku: String,
     },
+    // -- resources, managed identities, clusters (#5) --
+    /// A compute resource, user-assigned identity or cluster that does not
+    /// exist (`rtype` is its ARM type, e.g. `Microsoft.Web/sites`).
+    ResourceNotFound {
+        rtype: &'static str,
+        name: String,
+        resource_group: ResourceGroupName,
+    },
+    /// An identity asked of a resource type that cannot carry one.
+    ManagedIdentityNotSupported {
+        rtype: &'static str,
+        kind: &'static str,
+    },
+    /// An operation refused because of a rule of the resource (names it).
+    BadRequestFor {
+        code: &'static str,
+        message: String,
+    },
     /// No route: a path or method the control plane does not serve.
     NoRoute {
         method: String,
@@ -150,6 +168,28 @@ impl ArmError {
     fn entry(&self) -> (StatusCode, &'static str, String) {
         use ArmError as E;
         match self {
+            // -- resources, managed identities, clusters (#5) --
+            E::ResourceNotFound {
+                rtype,
+                name,
+                resource_group,
+            } => (
+                StatusCode::NOT_FOUND,
+                "ResourceNotFound",
+                format!(
+                    "The Resource '{rtype}/{name}' under resource group '{resource_group}' was not found. \
+                     For more details please go to https://aka.ms/ARMResourceNotFoundFix"
+                ),
+            ),
+            E::ManagedIdentityNotSupported { rtype, kind } => (
+                StatusCode::BAD_REQUEST,
+                "ManagedIdentityNotSupported",
+                format!(
+                    "The resource type '{rtype}' (kind '{kind}') does not support managed identities; \
+                     make sure the resource supports managed identities."
+                ),
+            ),
+            E::BadRequestFor { code, message } => (StatusCode::BAD_REQUEST, code, message.clone()),
             E::MissingAuthorization => (
                 StatusCode::UNAUTHORIZED,
                 "AuthenticationFailed",

@@ -22,8 +22,14 @@
 //! further `authorize` questions a custom role's assignable scopes raise.
 
 mod auth;
+// Clusters and their kubelet identities (#5).
+pub(crate) mod clusters;
 mod error;
+// User-assigned managed identities (#5).
+pub(crate) mod identities;
 mod registries;
+// Compute resources carrying managed identities (#5).
+pub(crate) mod resources;
 mod role_assignments;
 mod role_definitions;
 pub mod route;
@@ -310,6 +316,96 @@ async fn handle(state: &AppState, req: axum::extract::Request) -> Result<Respons
             need_permit()?,
         )
         .await?)),
+        // -- resources, managed identities, clusters (#5) --
+        ArmRoute::ListComputeResources {
+            subscription,
+            resource_group,
+            rtype,
+        } => Ok(ok(resources::list(
+            state,
+            need_visible()?,
+            subscription,
+            resource_group,
+            *rtype,
+        )
+        .await?)),
+        ArmRoute::GetComputeResource(p) => Ok(ok(resources::get(state, p, need_permit()?).await?)),
+        ArmRoute::PutComputeResource(p) => {
+            let (status, v) = resources::put(state, &req, &caller, p, need_permit()?).await?;
+            Ok(json(status, &v))
+        }
+        ArmRoute::PatchComputeResource(p) => Ok(ok(resources::patch(
+            state,
+            &req,
+            &caller,
+            p,
+            need_permit()?,
+        )
+        .await?)),
+        ArmRoute::DeleteComputeResource(p) => Ok(resources::delete(state, &req, p, need_permit()?)
+            .await?
+            .into_response()),
+        ArmRoute::IssueAgentCredential(p) => Ok(ok(resources::issue_agent_credential(
+            state,
+            &req,
+            p,
+            need_permit()?,
+        )
+        .await?)),
+        ArmRoute::ListUserAssignedIdentities {
+            subscription,
+            resource_group,
+        } => Ok(ok(identities::list(
+            state,
+            need_visible()?,
+            subscription,
+            resource_group.as_ref(),
+        )
+        .await?)),
+        ArmRoute::GetUserAssignedIdentity(p) => {
+            Ok(ok(identities::get(state, p, need_permit()?).await?))
+        }
+        ArmRoute::PutUserAssignedIdentity(p) => {
+            let (status, v) = identities::put(state, &req, p, need_permit()?).await?;
+            Ok(json(status, &v))
+        }
+        ArmRoute::DeleteUserAssignedIdentity(p) => {
+            Ok(identities::delete(state, &req, p, need_permit()?)
+                .await?
+                .into_response())
+        }
+        ArmRoute::ListClusters {
+            subscription,
+            resource_group,
+        } => Ok(ok(clusters::list(
+            state,
+            need_visible()?,
+            subscription,
+            resource_group,
+        )
+        .await?)),
+        ArmRoute::GetCluster(p) => Ok(ok(clusters::get(state, p, need_permit()?).await?)),
+        ArmRoute::PutCluster(p) => {
+            let (status, v) = clusters::put(state, &req, p, need_permit()?).await?;
+            Ok(json(status, &v))
+        }
+        ArmRoute::DeleteCluster(p) => Ok(clusters::delete(state, &req, p, need_permit()?)
+            .await?
+            .into_response()),
+        ArmRoute::ClusterAcr(p, attach) => Ok(ok(clusters::acr(
+            state,
+            &req,
+            &caller,
+            p,
+            *attach,
+            need_permit()?,
+        )
+        .await?)),
+        ArmRoute::ClusterNodeConfig(p) => {
+            Ok(ok(
+                clusters::node_config(state, &req, p, need_permit()?).await?
+            ))
+        }
     }
 }
 

@@ -190,6 +190,10 @@ async fn principal_tenant(
     if let Some(sp) = state.meta.find_service_principal(id).await? {
         return Ok(Some((sp.tenant_id, PrincipalType::ServicePrincipal)));
     }
+    // Managed identities (#5) are service principals to ARM.
+    if let Some(tenant) = super::identities::principal_tenant(state, id).await? {
+        return Ok(Some((tenant, PrincipalType::ServicePrincipal)));
+    }
     Ok(None)
 }
 

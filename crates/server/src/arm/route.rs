@@ -50,6 +50,10 @@ use time::format_description::well_known::Rfc3339;
 use super::error::ArmError;
 use super::scope_maps::ScopeMapName;
 use super::tokens::TokenName;
+// Compute resources and managed identities (#5).
+use super::clusters::{ClusterPath, op as cluster_op};
+use super::identities::{IdentityPath, op as identity_op};
+use super::resources::{ComputePath, ComputeType, Verb};
 
 /// Control-plane operations, as role definitions name them (acr-auth.md §6.2).
 pub mod op {
@@ -248,6 +252,35 @@ pub enum ArmRoute {
     PatchToken(RegistryPath, TokenName),
     DeleteToken(RegistryPath, TokenName),
     GenerateCredentials(RegistryPath),
+    // -- resources, managed identities, clusters (#5) --
+    ListComputeResources {
+        subscription: SubscriptionId,
+        resource_group: ResourceGroupName,
+        rtype: ComputeType,
+    },
+    GetComputeResource(ComputePath),
+    PutComputeResource(ComputePath),
+    PatchComputeResource(ComputePath),
+    DeleteComputeResource(ComputePath),
+    /// `POST …/agentCredential`: the identity agent's credential.
+    IssueAgentCredential(ComputePath),
+    ListUserAssignedIdentities {
+        subscription: SubscriptionId,
+        resource_group: Option<ResourceGroupName>,
+    },
+    GetUserAssignedIdentity(IdentityPath),
+    PutUserAssignedIdentity(IdentityPath),
+    DeleteUserAssignedIdentity(IdentityPath),
+    ListClusters {
+        subscription: SubscriptionId,
+        resource_group: ResourceGroupName,
+    },
+    GetCluster(ClusterPath),
+    PutCluster(ClusterPath),
+    DeleteCluster(ClusterPath),
+    /// `attachAcr` (true) or `detachAcr` (false).
+    ClusterAcr(ClusterPath, bool),
+    ClusterNodeConfig(ClusterPath),
 }
 
 /// The access a route needs.
@@ -406,7 +439,9 @@ impl ArmRoute {
                     _ => return Err(no_route()),
                 }
             }
-            _ => return Err(no_route()),
+            // Compute resources and user-assigned identities (#5).
+            _ => super::resources::route(method, subscription, &segs[2..], &lower[2..])?
+                .ok_or_else(no_route)?,
         };
         Ok(route)
     }
@@ -465,6 +500,31 @@ impl ArmRoute {
             }
             ArmRoute::DeleteToken(p, _) => at(p.scope(), op::TOKENS_DELETE),
             ArmRoute::GenerateCredentials(p) => at(p.scope(), op::GENERATE_CREDENTIALS),
+            // -- resources, managed identities, clusters (#5) --
+            ArmRoute::ListComputeResources { rtype, .. } => Access::EachItem {
+                operation: rtype.op(Verb::Read),
+            },
+            ArmRoute::GetComputeResource(p) => at(p.scope.clone(), p.rtype.op(Verb::Read)),
+            ArmRoute::PutComputeResource(p) | ArmRoute::PatchComputeResource(p) => {
+                at(p.scope.clone(), p.rtype.op(Verb::Write))
+            }
+            ArmRoute::DeleteComputeResource(p) => at(p.scope.clone(), p.rtype.op(Verb::Delete)),
+            ArmRoute::IssueAgentCredential(p) => at(p.scope.clone(), p.rtype.op(Verb::Write)),
+            ArmRoute::ListUserAssignedIdentities { .. } => Access::EachItem {
+                operation: identity_op::READ,
+            },
+            ArmRoute::GetUserAssignedIdentity(p) => at(p.scope.clone(), identity_op::READ),
+            ArmRoute::PutUserAssignedIdentity(p) => at(p.scope.clone(), identity_op::WRITE),
+            ArmRoute::DeleteUserAssignedIdentity(p) => at(p.scope.clone(), identity_op::DELETE),
+            ArmRoute::ListClusters { .. } => Access::EachItem {
+                operation: cluster_op::READ,
+            },
+            ArmRoute::GetCluster(p) => at(p.scope.clone(), cluster_op::READ),
+            ArmRoute::PutCluster(p) | ArmRoute::ClusterAcr(p, _) => {
+                at(p.scope.clone(), cluster_op::WRITE)
+            }
+            ArmRoute::DeleteCluster(p) => at(p.scope.clone(), cluster_op::DELETE),
+            ArmRoute::ClusterNodeConfig(p) => at(p.scope.clone(), cluster_op::NODE_CONFIG),
         }
     }
 }

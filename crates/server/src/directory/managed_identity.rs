@@ -18,6 +18,10 @@
 //! client id, `xms_mirid` = the identity's resource id, `appidacr=2`.
 //! Errors are OAuth's `{"error", "error_description"}` with 400 (401 for
 //! a wrong credential).
+//!
+//! `POST /{tenant}/oauth2/managedidentity/rotate` (form `resource_id`,
+//! `credential`): the agent trades its credential for a new one (the old
+//! one dies), so a copy of an old credential file is worthless.
 
 use acrylic_model::{ArmScope, ObjectId};
 use acrylic_store::{ComputeResource, ManagedIdentity};
@@ -34,6 +38,8 @@ use crate::AppState;
 
 /// The path of the grant, below `/{tenant}`.
 pub const TOKEN_PATH: &str = "/{tenant}/oauth2/managedidentity/token";
+/// The path of the agent's credential rotation.
+pub const ROTATE_PATH: &str = "/{tenant}/oauth2/managedidentity/rotate";
 
 /// Digest label of agent credentials.
 const CREDENTIAL_KIND: &str = "mi-agent-credential";
@@ -327,6 +333,52 @@ pub async fn token(
         client_id: mi.client_id.hyphenated().to_string(),
     })
     .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RotateForm {
+    resource_id: Option<String>,
+    credential: Option<String>,
+}
+
+/// `POST /{tenant}/oauth2/managedidentity/rotate`: a new agent credential
+/// for the holder of the current one.
+pub async fn rotate(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    Form(form): Form<RotateForm>,
+) -> Result<Response, GrantError> {
+    let unauthorized = || GrantError {
+        status: StatusCode::UNAUTHORIZED,
+        error: "invalid_client",
+        description: "The agent credential is not valid for this resource".into(),
+    };
+    let (Some(resource_id), Some(credential)) = (form.resource_id, form.credential) else {
+        return Err(GrantError::bad(
+            "invalid_request",
+            "resource_id and credential are required",
+        ));
+    };
+    let scope = ArmScope::parse(&resource_id).map_err(|_| unauthorized())?;
+    let mut r = state
+        .meta
+        .find_compute_resource(&scope)
+        .await
+        .map_err(internal)?
+        .filter(|r| credential_matches(r, &credential))
+        .ok_or_else(unauthorized)?;
+    match TenantSegment::parse(&tenant) {
+        TenantSegment::Any => {}
+        seg => match seg.resolve(&state, &tenant).await {
+            Ok(Some(t)) if t.id == r.tenant_id => {}
+            _ => return Err(unauthorized()),
+        },
+    }
+    let secret = issue_agent_credential(&state, &mut r)
+        .await
+        .map_err(internal)?;
+    tracing::info!(resource = %r.id, "identity-agent credential rotated");
+    Ok(axum::Json(json!({"credential": secret})).into_response())
 }
 
 /// The principal behind a managed identity's app token, as the directory

@@ -147,6 +147,10 @@ pub fn routes() -> Router<AppState> {
         // Managed identities (#5): the identity agent's grant.
         .route(managed_identity::TOKEN_PATH, post(managed_identity::token))
         .route(
+            managed_identity::ROTATE_PATH,
+            post(managed_identity::rotate),
+        )
+        .route(
             device::PAGE_PATH,
             get(device::page).post(device::page_submit),
         )

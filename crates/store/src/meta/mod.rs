@@ -686,6 +686,55 @@ pub struct FederatedCredential {
 
 // -- end of applications and service principals --
 
+// -- resources, managed identities, clusters (#5) --
+
+/// A managed identity: a service-principal-like directory object that a
+/// resource obtains tokens as (acr-auth.md §5.3–5.4). System-assigned ones
+/// belong to one resource and go with it; user-assigned ones are ARM
+/// resources of their own (`Microsoft.ManagedIdentity/userAssignedIdentities`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedIdentity {
+    /// The object id (`principalId`, the token's `oid`).
+    pub principal_id: ObjectId,
+    /// The client id (the token's `appid`), unique server-wide.
+    pub client_id: uuid::Uuid,
+    pub tenant_id: TenantId,
+    /// User-assigned: its own ARM id; system-assigned: its resource's id.
+    /// Either way the token's `xms_mirid`. Unique, case-insensitively.
+    pub resource_id: ArmScope,
+    pub subscription_id: SubscriptionId,
+    pub resource_group: ResourceGroupName,
+    /// The identity's name (system-assigned: its resource's name).
+    pub name: String,
+    pub location: String,
+    pub system_assigned: bool,
+    pub created_at: OffsetDateTime,
+}
+
+/// A compute resource that can carry managed identities (a web app, a
+/// function app, a container group, a VM, a cluster, …). Ids are unique,
+/// compared case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComputeResource {
+    /// The ARM resource id.
+    pub id: ArmScope,
+    pub tenant_id: TenantId,
+    pub subscription_id: SubscriptionId,
+    pub resource_group: ResourceGroupName,
+    pub name: String,
+    /// The server's kind name (`webapp`, `vm`, `aks`, …).
+    pub kind: String,
+    pub location: String,
+    /// The system-assigned identity's principal id, if it has one.
+    pub system_identity: Option<ObjectId>,
+    /// Kind-specific settings as a JSON object, owned by the server.
+    pub properties: String,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+// -- end of resources, managed identities, clusters --
+
 /// Everything acrylic keeps besides blob bytes. Implementations must be
 /// safe to share between replicas: no state that matters lives in memory.
 #[async_trait]
@@ -1149,4 +1198,67 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn record_assertion_jti(&self, key: &str, expires_at: OffsetDateTime) -> Result<bool>;
     /// Forgets replay keys that expired before `before`.
     async fn delete_expired_assertion_jtis(&self, before: OffsetDateTime) -> Result<u64>;
+
+    // -- resources, managed identities, clusters (#5) --
+    /// `Conflict` when the principal id, client id or resource id is taken.
+    async fn create_managed_identity(&self, mi: &ManagedIdentity) -> Result<()>;
+    async fn find_managed_identity(
+        &self,
+        principal_id: &ObjectId,
+    ) -> Result<Option<ManagedIdentity>>;
+    async fn find_managed_identity_by_client_id(
+        &self,
+        client_id: &uuid::Uuid,
+    ) -> Result<Option<ManagedIdentity>>;
+    /// By resource id, case-insensitively (a user-assigned identity's own
+    /// id, or the resource a system-assigned one belongs to).
+    async fn find_managed_identity_by_resource_id(
+        &self,
+        resource_id: &ArmScope,
+    ) -> Result<Option<ManagedIdentity>>;
+    /// User-assigned identities of a subscription, or of one of its
+    /// resource groups, by name (case-insensitively), then principal id.
+    async fn list_user_assigned_identities(
+        &self,
+        sub: &SubscriptionId,
+        rg: Option<&ResourceGroupName>,
+    ) -> Result<Vec<ManagedIdentity>>;
+    /// Deletes the identity and its attachments to resources; `Conflict`
+    /// while a resource has it as its system-assigned identity. Callers
+    /// delete its role assignments.
+    async fn delete_managed_identity(&self, principal_id: &ObjectId) -> Result<bool>;
+
+    /// `Conflict` when the id is taken; `NotFound` when its system
+    /// identity does not exist.
+    async fn create_compute_resource(&self, r: &ComputeResource) -> Result<()>;
+    /// By id, case-insensitively.
+    async fn find_compute_resource(&self, id: &ArmScope) -> Result<Option<ComputeResource>>;
+    /// Resources of a subscription, or of one of its resource groups, by
+    /// name (case-insensitively), then id.
+    async fn list_compute_resources(
+        &self,
+        sub: &SubscriptionId,
+        rg: Option<&ResourceGroupName>,
+    ) -> Result<Vec<ComputeResource>>;
+    /// Replaces location, system identity, properties and `updated_at`;
+    /// `NotFound` when the resource (or the new system identity) does not
+    /// exist.
+    async fn update_compute_resource(&self, r: &ComputeResource) -> Result<()>;
+    /// Deletes the resource and its identity attachments (not the
+    /// identities: callers delete its system-assigned one after it).
+    async fn delete_compute_resource(&self, id: &ArmScope) -> Result<bool>;
+    /// Attaches a user-assigned identity to a resource; false when it
+    /// already is; `NotFound` when either does not exist.
+    async fn attach_identity(
+        &self,
+        resource: &ArmScope,
+        identity: &ObjectId,
+        at: OffsetDateTime,
+    ) -> Result<bool>;
+    async fn detach_identity(&self, resource: &ArmScope, identity: &ObjectId) -> Result<bool>;
+    /// The user-assigned identities attached to a resource, by name
+    /// (case-insensitively), then principal id.
+    async fn list_attached_identities(&self, resource: &ArmScope) -> Result<Vec<ManagedIdentity>>;
+    /// The ids of the resources a user-assigned identity is attached to.
+    async fn list_resources_of_identity(&self, identity: &ObjectId) -> Result<Vec<ArmScope>>;
 }

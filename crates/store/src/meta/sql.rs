@@ -38,6 +38,8 @@ mod rbac;
 mod repo_tokens;
 // Applications, service principals and their credentials (#4).
 mod apps;
+// Compute resources, managed identities and clusters (#5).
+mod identities;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -2250,5 +2252,77 @@ impl MetaStore for SqlMetaStore {
 
     async fn delete_expired_assertion_jtis(&self, before: OffsetDateTime) -> Result<u64> {
         apps::delete_expired_assertion_jtis(self, before).await
+    }
+
+    // -- resources, managed identities, clusters (#5) --
+    async fn create_managed_identity(&self, mi: &super::ManagedIdentity) -> Result<()> {
+        identities::create_managed_identity(self, mi).await
+    }
+    async fn find_managed_identity(
+        &self,
+        principal_id: &ObjectId,
+    ) -> Result<Option<super::ManagedIdentity>> {
+        identities::find_managed_identity(self, principal_id).await
+    }
+    async fn find_managed_identity_by_client_id(
+        &self,
+        client_id: &uuid::Uuid,
+    ) -> Result<Option<super::ManagedIdentity>> {
+        identities::find_managed_identity_by_client_id(self, client_id).await
+    }
+    async fn find_managed_identity_by_resource_id(
+        &self,
+        resource_id: &ArmScope,
+    ) -> Result<Option<super::ManagedIdentity>> {
+        identities::find_managed_identity_by_resource_id(self, resource_id).await
+    }
+    async fn list_user_assigned_identities(
+        &self,
+        sub: &SubscriptionId,
+        rg: Option<&ResourceGroupName>,
+    ) -> Result<Vec<super::ManagedIdentity>> {
+        identities::list_user_assigned_identities(self, sub, rg).await
+    }
+    async fn delete_managed_identity(&self, principal_id: &ObjectId) -> Result<bool> {
+        identities::delete_managed_identity(self, principal_id).await
+    }
+    async fn create_compute_resource(&self, r: &super::ComputeResource) -> Result<()> {
+        identities::create_compute_resource(self, r).await
+    }
+    async fn find_compute_resource(&self, id: &ArmScope) -> Result<Option<super::ComputeResource>> {
+        identities::find_compute_resource(self, id).await
+    }
+    async fn list_compute_resources(
+        &self,
+        sub: &SubscriptionId,
+        rg: Option<&ResourceGroupName>,
+    ) -> Result<Vec<super::ComputeResource>> {
+        identities::list_compute_resources(self, sub, rg).await
+    }
+    async fn update_compute_resource(&self, r: &super::ComputeResource) -> Result<()> {
+        identities::update_compute_resource(self, r).await
+    }
+    async fn delete_compute_resource(&self, id: &ArmScope) -> Result<bool> {
+        identities::delete_compute_resource(self, id).await
+    }
+    async fn attach_identity(
+        &self,
+        resource: &ArmScope,
+        identity: &ObjectId,
+        at: OffsetDateTime,
+    ) -> Result<bool> {
+        identities::attach_identity(self, resource, identity, at).await
+    }
+    async fn detach_identity(&self, resource: &ArmScope, identity: &ObjectId) -> Result<bool> {
+        identities::detach_identity(self, resource, identity).await
+    }
+    async fn list_attached_identities(
+        &self,
+        resource: &ArmScope,
+    ) -> Result<Vec<super::ManagedIdentity>> {
+        identities::list_attached_identities(self, resource).await
+    }
+    async fn list_resources_of_identity(&self, identity: &ObjectId) -> Result<Vec<ArmScope>> {
+        identities::list_resources_of_identity(self, identity).await
     }
 }

@@ -6,6 +6,7 @@
 mod apps;
 mod blob;
 mod directory;
+mod identities;
 mod meta;
 mod rbac;
 mod repo_tokens;

@@ -211,6 +211,7 @@ async fn conformance(store: Arc<dyn MetaStore>) {
     crate::rbac::suite(s, world.tenant, world.sub).await;
     crate::repo_tokens::suite(&store, world.tenant, world.sub).await;
     crate::apps::suite(s, world.tenant).await;
+    crate::identities::suite(s, world.tenant, world.sub).await;
     s.put_setting("suite", "done").await.expect("put_setting");
 }
 
