@@ -365,6 +365,17 @@ impl Client {
         Err(CliError::SignIn(directory_message(status, &bytes)).into())
     }
 
+    /// The server's public cloud metadata (`GET /metadata/endpoints`, Azure
+    /// Resource Manager's shape), if it answers.
+    pub async fn cloud_metadata(&self) -> Option<serde_json::Value> {
+        let url = format!("{}/metadata/endpoints?api-version=2022-09-01", self.base);
+        let r = self.http.get(url).send().await.ok()?;
+        if !r.status().is_success() {
+            return None;
+        }
+        r.json().await.ok()
+    }
+
     /// The server's base URL (`https://host:port`).
     pub fn base_url(&self) -> &str {
         &self.base

@@ -7,6 +7,12 @@
 //!   recorder installed by [`install_metrics`], plus gauges read from the
 //!   store at each scrape (credential expiry, #4:
 //!   `crate::directory::apps::expiry_metrics`);
+//! - `GET /metadata/endpoints` — the cloud's endpoints, shaped like Azure
+//!   Resource Manager's (`az cloud register --endpoint-resource-manager`
+//!   reads it): where sign-in happens and the registry login-server suffix,
+//!   so a client can find `<registry>.<suffix>` without reading the registry
+//!   resource (as `az acr login` falls back to the cloud's suffix). It also
+//!   names the registry that answers on the bare listener address;
 //! - [`track`] — middleware counting every request by surface, method and
 //!   status, and timing it.
 //!
@@ -58,6 +64,41 @@ pub fn routes() -> Router<AppState> {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
+        .route("/metadata/endpoints", get(cloud_endpoints))
+}
+
+async fn cloud_endpoints(State(state): State<AppState>) -> Response {
+    let s = &state.settings;
+    let suffix = match s.public_port {
+        Some(p) => format!("{}:{p}", s.domain),
+        None => s.domain.clone(),
+    };
+    let bare = match &s.bootstrap_registry {
+        Some(id) => match state.meta.find_registry(id).await {
+            Ok(found) => found.map(
+                |r| serde_json::json!({"name": r.name.as_str(), "loginServer": r.login_server}),
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "cloud metadata: registry lookup failed");
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+        },
+        None => None,
+    };
+    let server = s.server_url();
+    axum::Json(serde_json::json!({
+        "name": "acrylic",
+        "resourceManager": format!("{server}/"),
+        "authentication": {
+            "loginEndpoint": format!("{server}/"),
+            "audiences": ["https://management.core.windows.net/", "https://management.azure.com/"],
+            "tenant": "organizations",
+            "identityProvider": "AAD"
+        },
+        "suffixes": { "acrLoginServer": suffix },
+        "acrylic": { "bareAddressRegistry": bare }
+    }))
+    .into_response()
 }
 
 async fn healthz() -> &'static str {

@@ -82,7 +82,9 @@ pub async fn run(ctx: &Context, args: LoginArgs) -> Result<Option<Output>> {
     };
     let login_server = match (&session, is_login_server(&args.name)) {
         (_, true) => args.name.to_ascii_lowercase(),
-        (Some(s), false) => find_login_server(s, &args).await?,
+        (Some(s), false) => {
+            find_login_server(s, &args.name, args.resource_group.as_deref()).await?
+        }
         (None, false) => return Err(CliError::NotLoggedIn.into()),
     };
     let challenge = probe(&http, &scheme, &login_server).await?;
@@ -152,16 +154,21 @@ pub(crate) fn is_login_server(name: &str) -> bool {
     name.contains('.') || name.contains(':')
 }
 
-/// `properties.loginServer` of the registry, over ARM.
-async fn find_login_server(s: &Session, args: &LoginArgs) -> Result<String> {
+/// `properties.loginServer` of the registry, over ARM, or by the cloud's
+/// naming rule for callers who may not read the registry resource.
+pub(crate) async fn find_login_server(
+    s: &Session,
+    name: &str,
+    resource_group: Option<&str>,
+) -> Result<String> {
     let sub = s.subscription()?;
-    let found = match &args.resource_group {
+    let found = match resource_group {
         Some(rg) => s
             .arm(
                 reqwest::Method::GET,
                 &format!(
                     "/subscriptions/{sub}/resourceGroups/{rg}/{PROVIDER}/registries/{}",
-                    args.name
+                    name
                 ),
                 None,
             )
@@ -180,25 +187,46 @@ async fn find_login_server(s: &Session, args: &LoginArgs) -> Result<String> {
                 Value::Array(list) => list.into_iter().find(|r| {
                     r.get("name")
                         .and_then(Value::as_str)
-                        .is_some_and(|n| n.eq_ignore_ascii_case(&args.name))
+                        .is_some_and(|n| n.eq_ignore_ascii_case(&name))
                 }),
                 _ => None,
             }),
     };
-    found
+    if let Some(server) = found
         .as_ref()
         .and_then(|r| r.pointer("/properties/loginServer"))
         .and_then(Value::as_str)
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            CliError::Usage(format!(
-                "the registry '{name}' was not found in subscription {sub}, or you may not read it. \
+    {
+        return Ok(server.to_owned());
+    }
+    // Callers who may pull but not read the registry resource (AcrPull,
+    // AcrPush): like `az acr login`, fall back to the cloud's login-server
+    // suffix, from the server's public cloud metadata.
+    cloud_login_server(s, &name).await.ok_or_else(|| {
+        CliError::Usage(format!(
+            "the registry '{name}' was not found in subscription {sub}, or you may not read it. \
                  Run `acrylic acr list` to see the registries you can read, or pass the registry's \
                  login server: `acrylic acr login --name <host:port>`",
-                name = args.name
-            ))
-            .into()
-        })
+            name = name
+        ))
+        .into()
+    })
+}
+
+/// The login server of registry `name` by the cloud's naming rule: the
+/// registry on the bare listener address, else `<name>.<acrLoginServer>`.
+async fn cloud_login_server(s: &Session, name: &str) -> Option<String> {
+    let meta = s.client.cloud_metadata().await?;
+    let bare = meta.pointer("/acrylic/bareAddressRegistry");
+    if let Some(b) = bare
+        && b["name"]
+            .as_str()
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+    {
+        return b["loginServer"].as_str().map(str::to_owned);
+    }
+    let suffix = meta.pointer("/suffixes/acrLoginServer")?.as_str()?;
+    Some(format!("{}.{suffix}", name.to_ascii_lowercase()))
 }
 
 /// What `GET /v2/` says about where tokens come from.

@@ -745,7 +745,7 @@ fn next_page(link: &str) -> Option<(String, Vec<(String, String)>)> {
     Some((path.to_owned(), query))
 }
 
-/// `properties.loginServer` of the registry over ARM.
+/// The registry's login server (over ARM, else by the cloud's naming rule).
 async fn login_server(ctx: &Context, args: &DataArgs) -> Result<String> {
     let session = match ctx.session() {
         Ok(s) => s,
@@ -757,29 +757,12 @@ async fn login_server(ctx: &Context, args: &DataArgs) -> Result<String> {
         }
         Err(e) => return Err(e),
     };
-    let path = super::acr::resolve(&session, &args.reg).await?;
-    let registry = session
-        .arm(Method::GET, &path, None)
-        .await
-        .map_err(|e| {
-            let why = format!("{e:#}");
-            CliError::Usage(format!(
-                "{}. If you may use the registry but not read its resource, pass its login server: --name <host:port>",
-                why.trim_end_matches('.')
-            ))
-        })?
-        .unwrap_or(Value::Null);
-    registry
-        .pointer("/properties/loginServer")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            CliError::Usage(format!(
-                "the registry '{}' has no loginServer in its properties",
-                args.reg.name
-            ))
-            .into()
-        })
+    super::acr_login::find_login_server(
+        &session,
+        &args.reg.name,
+        args.reg.resource_group.as_deref(),
+    )
+    .await
 }
 
 /// `POST <realm>`: an access token for `form`'s scope.

@@ -216,6 +216,18 @@ async fn assignment(s: &Session, cmd: AssignmentCommand) -> Result<Option<Output
             )
             .await?
             .unwrap_or(Value::Null);
+            let mut v = v;
+            let wanted = role_id
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            let names = role_names(s, &scope).await.unwrap_or_default();
+            if let Some((_, name)) = names.iter().find(|(id, _)| *id == wanted)
+                && let Some(o) = v.as_object_mut()
+            {
+                o.insert("roleDefinitionName".into(), json!(name));
+            }
             Ok(Some(Output::new(v, assignment_columns())))
         }
         AssignmentCommand::List {

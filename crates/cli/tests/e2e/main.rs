@@ -7,6 +7,7 @@ mod clients;
 mod crash;
 mod directory;
 mod identities;
+mod pull_only;
 mod python;
 mod python_sp;
 mod repo_tokens;
