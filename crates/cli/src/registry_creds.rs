@@ -12,7 +12,8 @@
 //!   for a username and password;
 //! - containers' `auth.json` (`$REGISTRY_AUTH_FILE`, else
 //!   `$XDG_RUNTIME_DIR/containers/auth.json`, else
-//!   `~/.config/containers/auth.json`, containers-auth.json(5)):
+//!   `/run/containers/<uid>/auth.json` — the file `podman login` writes and
+//!   podman/skopeo read first, containers-auth.json(5)):
 //!   `auths.<login server>` = `{"auth": base64("<user>:<secret>")}`, the
 //!   secret being the refresh token for the null GUID.
 //!
@@ -98,15 +99,21 @@ pub fn docker_config_path() -> Result<PathBuf> {
 }
 
 /// `$REGISTRY_AUTH_FILE`, else `$XDG_RUNTIME_DIR/containers/auth.json`,
-/// else `~/.config/containers/auth.json`.
+/// else `/run/containers/<uid>/auth.json`: where `podman login` writes, and
+/// what podman and skopeo read before `~/.config/containers/auth.json` — so
+/// an entry written anywhere else could be shadowed by an older login.
 pub fn containers_auth_path() -> Result<PathBuf> {
+    use std::os::unix::fs::MetadataExt as _;
     if let Some(file) = env_path("REGISTRY_AUTH_FILE") {
         return Ok(file);
     }
     if let Some(dir) = env_path("XDG_RUNTIME_DIR") {
         return Ok(dir.join("containers").join("auth.json"));
     }
-    Ok(home()?.join(".config").join("containers").join("auth.json"))
+    let uid = fs::metadata("/proc/self")
+        .context("finding this process's user id")?
+        .uid();
+    Ok(PathBuf::from(format!("/run/containers/{uid}/auth.json")))
 }
 
 /// Writes `secret` for `login_server` to both files and records it in the
