@@ -67,7 +67,7 @@ enum Command {
         #[command(subcommand)]
         command: commands::role::RoleCommand,
     },
-    /// Manage compute resources and their managed identities (#5).
+    /// Manage compute resources and their managed identities.
     Resource {
         #[command(subcommand)]
         command: commands::resource::ResourceCommand,
@@ -78,10 +78,10 @@ enum Command {
         command: commands::identity::IdentityCommand,
     },
     /// Serve managed-identity tokens to a workload on this machine (IMDS and
-    /// App Service protocols), with a resource's agent credential (#5).
+    /// App Service protocols), with a resource's agent credential.
     IdentityAgent(commands::identity_agent::AgentArgs),
     /// The kubelet's image credential provider (credentialprovider.kubelet.k8s.io/v1
-    /// on stdin/stdout), for a node of an acrylic cluster (#5).
+    /// on stdin/stdout), for a node of an acrylic cluster.
     KubeletCredentialProvider(commands::kubelet::ProviderArgs),
     /// Manage clusters' registry access and node configuration (like `az aks`).
     Aks {

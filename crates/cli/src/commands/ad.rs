@@ -30,12 +30,12 @@ pub enum AdCommand {
         #[command(subcommand)]
         command: GroupCommand,
     },
-    /// Manage application registrations (#4).
+    /// Manage application registrations.
     App {
         #[command(subcommand)]
         command: super::ad_app::AppCommand,
     },
-    /// Manage service principals and their credentials (#4).
+    /// Manage service principals and their credentials.
     Sp {
         #[command(subcommand)]
         command: super::ad_sp::SpCommand,

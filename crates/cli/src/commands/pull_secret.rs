@@ -59,7 +59,7 @@ pub struct CreateArgs {
     /// Which of the token's passwords `--password` is.
     #[arg(long, value_enum, requires = "token")]
     password_name: Option<PasswordName>,
-    /// A service principal's application (client) id (#4).
+    /// A service principal's application (client) id.
     #[arg(long, value_name = "APPID")]
     service_principal: Option<String>,
     /// The password (the token password, or the service principal's secret).
