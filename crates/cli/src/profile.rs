@@ -13,7 +13,8 @@
 //!   file is rewritten each time) — or, for `acrylic login
 //!   --service-principal` (#4), the application's secret or certificate
 //!   file, which renews it through the client credentials grant (az keeps
-//!   the same in its `service_principal_entries`).
+//!   the same in its `service_principal_entries`) — or, for `acrylic login
+//!   --identity` (#5), which identity agent to ask and which identity.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -84,6 +85,52 @@ pub struct Tokens {
     /// Set when a service principal signed in (`user` is then its appId).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_principal: Option<ServicePrincipalLogin>,
+    /// Set when a managed identity signed in through the local identity
+    /// agent (#5): what asks the agent for the next token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_identity: Option<ManagedIdentityLogin>,
+}
+
+/// Which of the agent's two protocols a managed-identity sign-in speaks
+/// (acr-auth.md §5.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AgentProtocol {
+    /// `GET <host>/metadata/identity/oauth2/token` with `Metadata: true`.
+    Imds,
+    /// `GET <IDENTITY_ENDPOINT>` with `X-IDENTITY-HEADER`.
+    AppService,
+}
+
+/// How a managed identity signed in (#5): the identity agent it asks and
+/// the identity it picks (none: the system-assigned one).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedIdentityLogin {
+    pub protocol: AgentProtocol,
+    /// IMDS: the agent's base URL; App Service: the full `IDENTITY_ENDPOINT`.
+    pub endpoint: String,
+    /// The App Service protocol's `IDENTITY_HEADER`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_id: Option<String>,
+}
+
+impl std::fmt::Debug for ManagedIdentityLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManagedIdentityLogin")
+            .field("protocol", &self.protocol)
+            .field("endpoint", &self.endpoint)
+            .field("client_id", &self.client_id)
+            .field("object_id", &self.object_id)
+            .field("resource_id", &self.resource_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How a service principal signed in (#4): what renews its access token.

@@ -57,6 +57,23 @@ pub struct LoginArgs {
     /// A PEM file with the service principal's certificate and private key.
     #[arg(long, requires = "service_principal", conflicts_with_all = ["password", "password_stdin"])]
     certificate: Option<PathBuf>,
+    /// Sign in as the managed identity of the resource this runs on, with
+    /// tokens from its identity agent: no password.
+    #[arg(long, conflicts_with_all = ["username", "password", "password_stdin", "service_principal", "use_device_code"])]
+    identity: bool,
+    /// With --identity: the user-assigned identity with this client id.
+    #[arg(long, requires = "identity", conflicts_with_all = ["object_id", "resource_id"])]
+    client_id: Option<String>,
+    /// With --identity: the user-assigned identity with this object id.
+    #[arg(long, requires = "identity", conflicts_with = "resource_id")]
+    object_id: Option<String>,
+    /// With --identity: the user-assigned identity with this resource id.
+    #[arg(long, requires = "identity")]
+    resource_id: Option<String>,
+    /// With --identity: the identity agent's IMDS URL (default: from
+    /// IDENTITY_ENDPOINT/IDENTITY_HEADER or AZURE_POD_IDENTITY_AUTHORITY_HOST).
+    #[arg(long, requires = "identity")]
+    agent_url: Option<String>,
     /// Tenant id or domain (default: the profile's tenant, else `organizations`).
     #[arg(short, long)]
     tenant: Option<String>,
@@ -111,6 +128,15 @@ pub async fn login(ctx: &Context, args: LoginArgs) -> Result<Option<Output>> {
             certificate: args.certificate,
         };
         return service_principal_login(ctx, sp, profile, client, server, tenant).await;
+    }
+    if args.identity {
+        let who = super::managed_login::Selector {
+            client_id: args.client_id,
+            object_id: args.object_id,
+            resource_id: args.resource_id,
+        };
+        let login = super::managed_login::find_agent(args.agent_url, who)?;
+        return managed_identity_login(ctx, login, profile, client, server).await;
     }
 
     let (resp, username) = if args.use_device_code {
@@ -171,6 +197,7 @@ pub async fn login(ctx: &Context, args: LoginArgs) -> Result<Option<Output>> {
         server_url: server.clone(),
         refresh_token: resp.refresh_token,
         service_principal: None,
+        managed_identity: None,
     };
     ctx.store.save_tokens(&tokens)?;
     profile.user = Some(username.clone());
@@ -276,6 +303,7 @@ async fn service_principal_login(
         server_url: server,
         refresh_token: None,
         service_principal: Some(login),
+        managed_identity: None,
     };
     ctx.store.save_tokens(&tokens)?;
     let session = Session {
@@ -313,6 +341,87 @@ async fn service_principal_login(
             v
         })
         .collect();
+    Ok(Some(Output::new(Value::Array(list), account_columns())))
+}
+
+/// `acrylic login --identity` (#5): an ARM token from the identity agent,
+/// kept with which agent and identity renew it.
+async fn managed_identity_login(
+    ctx: &Context,
+    login: crate::profile::ManagedIdentityLogin,
+    mut profile: crate::profile::Profile,
+    client: Client,
+    server: String,
+) -> Result<Option<Output>> {
+    let t = super::managed_login::managed_identity_token(
+        &login,
+        "https://management.core.windows.net/",
+    )
+    .await?;
+    let tenant_id = token_tenant(&t.access_token)
+        .context("the identity agent's token names no tenant (no tid)")?;
+    let (name, info) = super::managed_login::account_names(&login);
+    let tokens = Tokens {
+        access_token: t.access_token,
+        expires_on: t.expires_on,
+        user: name.to_owned(),
+        tenant_id: tenant_id.clone(),
+        server_url: server,
+        refresh_token: None,
+        service_principal: None,
+        managed_identity: Some(login),
+    };
+    ctx.store.save_tokens(&tokens)?;
+    let session = Session {
+        client,
+        profile: profile.clone(),
+        token: tokens.access_token,
+        user: name.to_owned(),
+        tenant_id,
+    };
+    // An identity often may read no subscription (AcrPull grants no ARM
+    // read): az's `--allow-no-subscriptions`.
+    let subs = list_subscriptions(&session).await.unwrap_or_default();
+    if subs.is_empty() {
+        eprintln!(
+            "No subscriptions found for the managed identity; signed in to tenant {} anyway.",
+            session.tenant_id
+        );
+    } else if !profile.subscription.as_deref().is_some_and(|s| {
+        subs.iter()
+            .any(|x| x.subscription_id.eq_ignore_ascii_case(s))
+    }) {
+        profile.subscription = Some(subs[0].subscription_id.clone());
+    }
+    ctx.store.save_profile(&profile)?;
+    let default = profile.subscription.clone().unwrap_or_default();
+    let mut list: Vec<Value> = subs
+        .iter()
+        .map(|s| {
+            account_json(
+                s,
+                &session,
+                s.subscription_id.eq_ignore_ascii_case(&default),
+            )
+        })
+        .collect();
+    if list.is_empty() {
+        // az prints the tenant-level account when there is no subscription.
+        list.push(json!({
+            "environmentName": "acrylic",
+            "homeTenantId": session.tenant_id,
+            "id": session.tenant_id,
+            "isDefault": true,
+            "name": "N/A(tenant level account)",
+            "state": "Enabled",
+            "tenantId": session.tenant_id,
+            "user": {"name": name},
+        }));
+    }
+    for v in &mut list {
+        v["user"]["type"] = json!("servicePrincipal");
+        v["user"]["assignedIdentityInfo"] = json!(info);
+    }
     Ok(Some(Output::new(Value::Array(list), account_columns())))
 }
 

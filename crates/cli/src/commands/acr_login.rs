@@ -187,7 +187,7 @@ pub(crate) async fn find_login_server(
                 Value::Array(list) => list.into_iter().find(|r| {
                     r.get("name")
                         .and_then(Value::as_str)
-                        .is_some_and(|n| n.eq_ignore_ascii_case(&name))
+                        .is_some_and(|n| n.eq_ignore_ascii_case(name))
                 }),
                 _ => None,
             }),
@@ -202,7 +202,7 @@ pub(crate) async fn find_login_server(
     // Callers who may pull but not read the registry resource (AcrPull,
     // AcrPush): like `az acr login`, fall back to the cloud's login-server
     // suffix, from the server's public cloud metadata.
-    cloud_login_server(s, &name).await.ok_or_else(|| {
+    cloud_login_server(s, name).await.ok_or_else(|| {
         CliError::Usage(format!(
             "the registry '{name}' was not found in subscription {sub}, or you may not read it. \
                  Run `acrylic acr list` to see the registries you can read, or pass the registry's \
@@ -248,8 +248,12 @@ pub(crate) async fn probe(
 ) -> Result<Challenge> {
     let url = format!("{scheme}://{login_server}/v2/");
     let resp = http.get(&url).send().await.map_err(|e| {
+        // az's wording; a registry found by the cloud's naming rule may not
+        // exist, so say how to name it exactly.
         CliError::Usage(format!(
-            "Could not connect to the registry login server '{login_server}': {}",
+            "Could not connect to the registry login server '{login_server}': {}. Please verify \
+             that the registry exists and that {url} is reachable from here, or pass the \
+             registry's login server: `--name <host:port>`",
             chain(&e)
         ))
     })?;

@@ -6,7 +6,8 @@
 //!
 //! - `get`: stdin is the server URL; stdout `{"ServerURL", "Username":
 //!   "<token>", "Secret": <a fresh registry refresh token>}` obtained from
-//!   the current `acrylic login` (a user or a service principal) through
+//!   the current `acrylic login` (a user, a service principal, or a managed
+//!   identity through its identity agent) through
 //!   the registry's challenge and `/oauth2/exchange`, as `acrylic acr
 //!   login` does. Without a usable sign-in: `credentials not found in
 //!   native keychain` on stdout, exit 1 (docker then tries anonymously).

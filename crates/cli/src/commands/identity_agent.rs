@@ -4,9 +4,12 @@
 //! endpoint play in Azure (acr-auth.md §5.4, clients.md "Managed identity,
 //! as ManagedIdentityCredential picks it").
 //!
-//! The agent holds the resource's agent credential (written by `acrylic
-//! resource agent-credential`; never exposed to the workload), rotates it
-//! when it starts (the file is rewritten; the old value dies), and asks the
+//! The agent holds the resource's agent credential (issued with the
+//! resource's first identity and written by `acrylic resource create` or
+//! `resource identity assign`, or replaced by `acrylic resource
+//! agent-credential`; never exposed to the workload), rotates it when it
+//! starts and then every `--rotate-every` seconds while it runs (the file
+//! is rewritten; the old value dies at once), and asks the
 //! directory's managed-identity grant for tokens, which only ever names
 //! identities assigned to that resource. It serves on loopback:
 //! - IMDS: `GET /metadata/identity/oauth2/token?api-version&resource
@@ -83,11 +86,15 @@ pub struct AgentArgs {
     /// Where to listen (loopback only).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
+    /// Seconds between rotations of the agent credential while running.
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rotate_every: u64,
 }
 
 struct Agent {
     http: reqwest::Client,
-    file: CredentialFile,
+    /// The current credential file (its `credential` changes on rotation).
+    file: Mutex<CredentialFile>,
     /// The `IDENTITY_HEADER` secret of the App Service protocol.
     header_secret: String,
     /// (audience, selector) → (token response, expires_on).
@@ -160,7 +167,7 @@ pub fn run(args: AgentArgs) -> Result<()> {
     let file = rt.block_on(rotate(&http, file, &args.credential_file))?;
     let agent = Arc::new(Agent {
         http,
-        file,
+        file: Mutex::new(file),
         header_secret: format!(
             "{}{}",
             uuid::Uuid::new_v4().simple(),
@@ -168,7 +175,32 @@ pub fn run(args: AgentArgs) -> Result<()> {
         ),
         cache: Mutex::new(HashMap::new()),
     });
+    rt.spawn(keep_rotating(
+        Arc::clone(&agent),
+        args.credential_file,
+        Duration::from_secs(args.rotate_every),
+    ));
     rt.block_on(serve(agent, args.listen))
+}
+
+/// Rotates the credential every `every` while the agent runs; a failed
+/// rotation is reported on stderr and tried again at the next tick (the
+/// current credential stays valid until a rotation succeeds).
+async fn keep_rotating(agent: Arc<Agent>, path: PathBuf, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(current) = agent.current_file() else {
+            return;
+        };
+        match rotate(&agent.http, current, &path).await {
+            Ok(next) => {
+                if let Ok(mut f) = agent.file.lock() {
+                    *f = next;
+                }
+            }
+            Err(e) => eprintln!("WARNING: rotating the agent credential failed: {e:#}"),
+        }
+    }
 }
 
 /// Rotates the credential at the directory and saves the new one in
@@ -344,6 +376,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 impl Agent {
+    fn current_file(&self) -> Option<CredentialFile> {
+        self.file.lock().ok().map(|f| f.clone())
+    }
+
     /// A token for `resource` as the identity the query selects (`names`
     /// maps the protocol's parameter names to the grant's).
     async fn token(
@@ -376,23 +412,21 @@ impl Agent {
         if let Some((t, _)) = cached {
             return Ok(t);
         }
-        let mut form: Vec<(&str, &str)> = vec![
-            ("resource_id", self.file.resource_id.as_str()),
-            ("credential", self.file.credential.as_str()),
-            ("resource", resource),
-        ];
-        form.extend(chosen.iter().copied());
-        let url = format!(
-            "{}/{}/oauth2/managedidentity/token",
-            self.file.server.trim_end_matches('/'),
-            self.file.tenant_id
-        );
-        let resp = self.http.post(&url).form(&form).send().await.map_err(|e| {
-            bad(format!(
-                "the directory at {} is unreachable: {e}",
-                self.file.server
-            ))
-        })?;
+        let (resp, file) = self.ask_directory(resource, &chosen).await?;
+        // A rotation may have replaced the credential while the request was
+        // in flight: ask once more with the new one.
+        let resp = if resp.status() == StatusCode::UNAUTHORIZED {
+            // (The rotation may still be saving it: give it a moment.)
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            match self.current_file() {
+                Some(now) if now.credential != file.credential => {
+                    self.ask_directory(resource, &chosen).await?.0
+                }
+                _ => resp,
+            }
+        } else {
+            resp
+        };
         let ok = resp.status().is_success();
         let body: Value = resp
             .json()
@@ -422,5 +456,35 @@ impl Agent {
             cache.insert(key, (t.clone(), t.expires_on));
         }
         Ok(t)
+    }
+
+    /// One token request to the directory with the current credential;
+    /// returns the answer and the file it was made with.
+    async fn ask_directory(
+        &self,
+        resource: &str,
+        chosen: &[(&'static str, &str)],
+    ) -> Result<(reqwest::Response, CredentialFile), Refusal> {
+        let file = self
+            .current_file()
+            .ok_or_else(|| bad("the agent's credential is unavailable"))?;
+        let mut form: Vec<(&str, &str)> = vec![
+            ("resource_id", file.resource_id.as_str()),
+            ("credential", file.credential.as_str()),
+            ("resource", resource),
+        ];
+        form.extend(chosen.iter().copied());
+        let url = format!(
+            "{}/{}/oauth2/managedidentity/token",
+            file.server.trim_end_matches('/'),
+            file.tenant_id
+        );
+        let resp = self.http.post(&url).form(&form).send().await.map_err(|e| {
+            bad(format!(
+                "the directory at {} is unreachable: {e}",
+                file.server
+            ))
+        })?;
+        Ok((resp, file))
     }
 }

@@ -21,6 +21,7 @@ pub mod credential_helper;
 pub mod identity;
 pub mod identity_agent;
 pub mod kubelet;
+pub mod managed_login;
 pub mod pull_secret;
 pub mod repository;
 pub mod resource;
@@ -133,6 +134,9 @@ impl Session {
 
 // -- directory sign-in renewal (directory, #3) --
 
+/// The ARM audience a managed identity's sign-in token is for (#5).
+const ARM_RESOURCE: &str = "https://management.core.windows.net/";
+
 /// What [`Context::token_for`] returns: an access token for one resource.
 pub struct ResourceToken {
     pub access_token: String,
@@ -153,6 +157,21 @@ impl Context {
             return;
         };
         if !tokens.is_expired() {
+            return;
+        }
+        if let Some(login) = tokens.managed_identity.clone() {
+            // A managed identity asks its agent again (#5).
+            let mut tokens = tokens;
+            match managed_login::managed_identity_token(&login, ARM_RESOURCE).await {
+                Ok(t) => {
+                    tokens.access_token = t.access_token;
+                    tokens.expires_on = t.expires_on;
+                    if let Err(e) = self.store.save_tokens(&tokens) {
+                        *self.renewal_failure.borrow_mut() = Some(format!("{e:#}"));
+                    }
+                }
+                Err(e) => *self.renewal_failure.borrow_mut() = Some(format!("{e:#}")),
+            }
             return;
         }
         if tokens.service_principal.is_some() {
@@ -205,6 +224,20 @@ impl Context {
     /// tokens serve any resource), saving the rotated refresh token.
     pub async fn token_for(&self, resource: &str) -> Result<ResourceToken> {
         let session = self.session()?;
+        if let Some(login) = self
+            .store
+            .load_tokens()?
+            .and_then(|t| t.managed_identity.map(|m| (m, t.tenant_id)))
+        {
+            // A managed identity's tokens all come from its agent (#5).
+            let (login, tenant_id) = login;
+            let t = managed_login::managed_identity_token(&login, resource).await?;
+            return Ok(ResourceToken {
+                access_token: t.access_token,
+                expires_on: t.expires_on,
+                tenant_id,
+            });
+        }
         if let Some(t) = self.service_principal_token_for(&session, resource).await? {
             return Ok(t);
         }

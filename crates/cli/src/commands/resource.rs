@@ -6,7 +6,7 @@
 //! `--identities` takes `[system]` and user-assigned identity ids (or names
 //! in the resource's group); without it, the system-assigned identity.
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
@@ -90,6 +90,11 @@ pub enum ResourceCommand {
         /// cannot carry one).
         #[arg(long)]
         assign_identity: bool,
+        /// Where to write the identity-agent credential the server issues
+        /// with the first identity (default: `agent-credentials/<group>-<name>.json`
+        /// in the config directory).
+        #[arg(long)]
+        agent_credential_file: Option<std::path::PathBuf>,
     },
     /// List the compute resources of a resource group.
     List {
@@ -135,6 +140,10 @@ pub enum ResourceIdentityCommand {
         resource: ResourceRef,
         #[arg(long, num_args = 1..)]
         identities: Vec<String>,
+        /// Where to write the identity-agent credential the server issues
+        /// with the resource's first identity (default: as `resource create`).
+        #[arg(long)]
+        agent_credential_file: Option<std::path::PathBuf>,
     },
     /// Remove identities (default: `[system]`); a removed system-assigned
     /// identity is deleted.
@@ -160,6 +169,7 @@ pub async fn run(ctx: &Context, cmd: ResourceCommand) -> Result<Option<Output>> 
             resource,
             location,
             assign_identity,
+            agent_credential_file,
         } => {
             let location = match location {
                 Some(l) => l,
@@ -172,10 +182,13 @@ pub async fn run(ctx: &Context, cmd: ResourceCommand) -> Result<Option<Output>> 
             if assign_identity {
                 body["identity"] = json!({"type": "SystemAssigned"});
             }
-            let v = s
+            let mut v = s
                 .arm(Method::PUT, &resource.id(&s)?, Some(&body))
                 .await?
                 .unwrap_or(Value::Null);
+            if let Some(file) = keep_credential(&s, &mut v, &resource, agent_credential_file)? {
+                v["agentCredentialFile"] = json!(file);
+            }
             Ok(Some(Output::new(shape(v), columns())))
         }
         ResourceCommand::List {
@@ -251,6 +264,7 @@ pub async fn run(ctx: &Context, cmd: ResourceCommand) -> Result<Option<Output>> 
 }
 
 async fn identity(s: &Session, cmd: ResourceIdentityCommand) -> Result<Option<Output>> {
+    let mut credential_file = None;
     let (resource, identities, add) = match cmd {
         ResourceIdentityCommand::Show { resource } => {
             let v = s
@@ -262,7 +276,11 @@ async fn identity(s: &Session, cmd: ResourceIdentityCommand) -> Result<Option<Ou
         ResourceIdentityCommand::Assign {
             resource,
             identities,
-        } => (resource, identities, true),
+            agent_credential_file,
+        } => {
+            credential_file = agent_credential_file;
+            (resource, identities, true)
+        }
         ResourceIdentityCommand::Remove {
             resource,
             identities,
@@ -321,11 +339,70 @@ async fn identity(s: &Session, cmd: ResourceIdentityCommand) -> Result<Option<Ou
     if user && !changes.is_empty() {
         block["userAssignedIdentities"] = Value::Object(changes);
     }
-    let v = s
+    let mut v = s
         .arm(Method::PATCH, &id, Some(&json!({ "identity": block })))
         .await?
         .unwrap_or(Value::Null);
-    Ok(Some(Output::new(v["identity"].clone(), identity_columns())))
+    let written = keep_credential(s, &mut v, &resource, credential_file)?;
+    let mut out = v["identity"].clone();
+    if let Some(file) = written {
+        out["agentCredentialFile"] = json!(file);
+    }
+    Ok(Some(Output::new(out, identity_columns())))
+}
+
+/// A credential the server issued with the resource's first identity (#5
+/// §2, `acrylicAgentCredential`, shown once): written to `file` (default
+/// `<config dir>/agent-credentials/<group>-<name>.json`) readable by its
+/// owner only, for `acrylic identity-agent --credential-file`, and taken
+/// out of `v` so it is never printed. Returns the file's path.
+fn keep_credential(
+    s: &Session,
+    v: &mut Value,
+    resource: &ResourceRef,
+    file: Option<std::path::PathBuf>,
+) -> Result<Option<String>> {
+    let Some(Value::Object(issued)) = v
+        .as_object_mut()
+        .and_then(|m| m.remove("acrylicAgentCredential"))
+    else {
+        return Ok(None);
+    };
+    let field = |k: &str| {
+        issued
+            .get(k)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_default()
+    };
+    let file = match file {
+        Some(f) => f,
+        None => {
+            let dir = crate::profile::config_dir()?.join("agent-credentials");
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            dir.join(format!(
+                "{}-{}.json",
+                resource.resource_group.to_ascii_lowercase(),
+                resource.name.to_ascii_lowercase()
+            ))
+        }
+    };
+    CredentialFile {
+        server: s.client.base_url().to_owned(),
+        ca_cert: s.profile.ca_cert.clone(),
+        tenant_id: field("tenantId"),
+        resource_id: field("resourceId"),
+        credential: field("credential"),
+    }
+    .write(&file)?;
+    let path = file.display().to_string();
+    eprintln!(
+        "The identity-agent credential of {} was written to {path} (start the agent with \
+         `acrylic identity-agent --resource {} --credential-file {path}`)",
+        resource.name,
+        field("resourceId")
+    );
+    Ok(Some(path))
 }
 
 /// The resource with `resourceGroup` and acrylic's kind at the top level.

@@ -586,13 +586,13 @@ impl Drop for LowercaseLink {
 
 /// A private containerd (spec/clients.md): own root, state and socket, the
 /// CRI plugin disabled. Killed on drop.
-struct Containerd {
+pub(crate) struct Containerd {
     child: Child,
-    socket: PathBuf,
+    pub(crate) socket: PathBuf,
 }
 
 impl Containerd {
-    fn start(bin: &Path, dir: &Path) -> Result<Containerd, String> {
+    pub(crate) fn start(bin: &Path, dir: &Path) -> Result<Containerd, String> {
         let socket = dir.join("containerd.sock");
         let config = format!(
             "version = 2\nroot = {root:?}\nstate = {state:?}\n\

@@ -231,6 +231,15 @@ struct AgentProcess {
 
 impl AgentProcess {
     fn start(server: &SpawnedServer, resource: &str, file: &std::path::Path) -> AgentProcess {
+        AgentProcess::start_with(server, resource, file, &[])
+    }
+
+    fn start_with(
+        server: &SpawnedServer,
+        resource: &str,
+        file: &std::path::Path,
+        extra: &[&str],
+    ) -> AgentProcess {
         use std::io::BufRead as _;
         let mut cmd = server.cli([
             "identity-agent",
@@ -239,6 +248,7 @@ impl AgentProcess {
             "--credential-file",
             file.to_str().expect("utf-8 path"),
         ]);
+        cmd.args(extra);
         cmd.stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .stdin(std::process::Stdio::null());
@@ -943,6 +953,15 @@ fn kubelet_credential_provider_hands_a_service_principal_cluster_its_credentials
 /// skopeo with `--authfile` naming `credHelpers: {<host>: "acrylic"}`, so
 /// containers/image runs `docker-credential-acrylic get` from `PATH`.
 fn skopeo_with_helper(server: &SpawnedServer, args: &[&str]) -> crate::support::Ran {
+    skopeo_with_helper_as(server, &server.config_dir(), args)
+}
+
+/// [`skopeo_with_helper`] with the helper reading the sign-in in `config`.
+fn skopeo_with_helper_as(
+    server: &SpawnedServer,
+    config: &std::path::Path,
+    args: &[&str],
+) -> crate::support::Ran {
     let bin_dir = server.scratch("helper-bin");
     let link = bin_dir.join("docker-credential-acrylic");
     if !link.exists() {
@@ -959,7 +978,7 @@ fn skopeo_with_helper(server: &SpawnedServer, args: &[&str]) -> crate::support::
         .env("PATH", path)
         .env("HOME", server.scratch("skopeo-home"))
         .env("XDG_RUNTIME_DIR", server.scratch("skopeo-home"))
-        .env("ACRYLIC_CONFIG_DIR", server.config_dir())
+        .env("ACRYLIC_CONFIG_DIR", config)
         .env_remove("REGISTRY_AUTH_FILE");
     crate::support::run(cmd, None)
 }
@@ -1028,4 +1047,819 @@ fn skopeo_pushes_and_pulls_through_the_credential_helper() {
         !text.contains("identitytoken") && !text.contains("\"auth\""),
         "{text}"
     );
+}
+
+/// `acrylic <args>` with its config (profile and sign-in) in `config`
+/// instead of the owner's: another machine or workload.
+fn acrylic_in(
+    server: &SpawnedServer,
+    config: &std::path::Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> crate::support::Ran {
+    let mut cmd = server.cli(args);
+    cmd.env("ACRYLIC_CONFIG_DIR", config)
+        .env_remove("IDENTITY_ENDPOINT")
+        .env_remove("IDENTITY_HEADER")
+        .env_remove("AZURE_POD_IDENTITY_AUTHORITY_HOST");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    crate::support::run(cmd, None)
+}
+
+#[cfg(unix)]
+#[test]
+fn login_identity_and_the_credential_helper_pull_for_a_user_an_sp_and_a_managed_identity() {
+    if crate::support::find_client("skopeo").is_none() {
+        assert!(!crate::support::clients_required(), "skopeo is required");
+        eprintln!("skipping: no skopeo");
+        return;
+    }
+    let server = SpawnedServer::start(acrylic_bin());
+    let rg = server.bootstrap_str("resourceGroup");
+    let host = server.bootstrap_str("loginServer");
+    let tenant = server.bootstrap_str("tenant");
+    let scope = format!(
+        "/subscriptions/{}/resourceGroups/{rg}/providers/Microsoft.ContainerRegistry/registries/{}",
+        server.bootstrap_str("subscription"),
+        server.bootstrap_str("registry")
+    );
+    let url = server.base_url();
+    let ca = server.ca_cert();
+    let ca = ca.to_str().expect("utf-8");
+    owner_login(&server);
+
+    // Skopeo's auth file names the helper only; the owner (a user) pushes.
+    let certs = server.scratch("who-certs");
+    std::fs::copy(server.ca_cert(), certs.join("ca.crt")).expect("copy the CA");
+    let authfile = server.scratch("who-auth").join("auth.json");
+    std::fs::write(
+        &authfile,
+        serde_json::json!({"credHelpers": {host.clone(): "acrylic"}}).to_string(),
+    )
+    .expect("write the auth file");
+    let (auth, certs) = (
+        authfile.to_string_lossy().into_owned(),
+        certs.to_string_lossy().into_owned(),
+    );
+    let layout = server.scratch("who-layout");
+    acrylic_testkit::image::write_oci_layout(&layout, "v1", &[("etc/motd", b"for all\n")])
+        .expect("write the OCI layout");
+    skopeo_with_helper(
+        &server,
+        &[
+            "copy",
+            "--dest-authfile",
+            &auth,
+            "--dest-cert-dir",
+            &certs,
+            &format!("oci:{}:v1", layout.display()),
+            &format!("docker://{host}/shared/app:v1"),
+        ],
+    )
+    .ok();
+    let pull = |config: &std::path::Path, into: &str| {
+        let dest = server.scratch(into);
+        let ran = skopeo_with_helper_as(
+            &server,
+            config,
+            &[
+                "copy",
+                "--src-authfile",
+                &auth,
+                "--src-cert-dir",
+                &certs,
+                &format!("docker://{host}/shared/app:v1"),
+                &format!("oci:{}:v1", dest.display()),
+            ],
+        );
+        (ran, dest.join("index.json").is_file())
+    };
+    let (ran, pulled) = pull(&server.config_dir(), "pulled-user");
+    ran.ok();
+    assert!(pulled, "the user pulled through the helper");
+
+    // A service principal with AcrPull, signed in on another machine.
+    let sp = ok(
+        &server,
+        &[
+            "ad",
+            "sp",
+            "create-for-rbac",
+            "--name",
+            "helper-sp",
+            "--role",
+            "AcrPull",
+            "--scopes",
+            &scope,
+        ],
+    );
+    let sp_config = server.scratch("sp-machine");
+    acrylic_in(
+        &server,
+        &sp_config,
+        &[],
+        &[
+            "login",
+            "--service-principal",
+            "-u",
+            sp["appId"].as_str().expect("appId"),
+            "-p",
+            sp["password"].as_str().expect("password"),
+            "--tenant",
+            &tenant,
+            "--server",
+            &url,
+            "--ca-cert",
+            ca,
+        ],
+    )
+    .ok();
+    let (ran, pulled) = pull(&sp_config, "pulled-sp");
+    ran.ok();
+    assert!(pulled, "the service principal pulled through the helper");
+
+    // A web app whose system identity holds AcrPull, and its agent.
+    // Created with an identity, it comes with its agent's credential,
+    // written to a private file and never printed.
+    let file = server.scratch("who-agent").join("cred.json");
+    let created = acrylic(
+        &server,
+        &[
+            "resource",
+            "create",
+            "--kind",
+            "webapp",
+            "--name",
+            "puller",
+            "-g",
+            &rg,
+            "--assign-identity",
+            "--agent-credential-file",
+            file.to_str().expect("utf-8"),
+        ],
+    )
+    .ok();
+    let app = created.json();
+    assert_eq!(app["agentCredentialFile"], file.to_str().expect("utf-8"));
+    assert!(app.get("acrylicAgentCredential").is_none(), "{app}");
+    let secret: Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("file")).expect("JSON");
+    let secret = secret["credential"]
+        .as_str()
+        .expect("credential")
+        .to_owned();
+    assert!(!created.stdout().contains(&secret) && !created.stderr.contains(&secret));
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&file).expect("file").permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the credential file is private");
+    }
+    let system = app["identity"]["principalId"]
+        .as_str()
+        .expect("principal")
+        .to_owned();
+    let mi = ok(
+        &server,
+        &["identity", "create", "--name", "puller-id", "-g", &rg],
+    );
+    ok(
+        &server,
+        &[
+            "resource",
+            "identity",
+            "assign",
+            "--kind",
+            "webapp",
+            "--name",
+            "puller",
+            "-g",
+            &rg,
+            "--identities",
+            "puller-id",
+        ],
+    );
+    ok(
+        &server,
+        &[
+            "role",
+            "assignment",
+            "create",
+            "--assignee",
+            &system,
+            "--assignee-principal-type",
+            "service-principal",
+            "--role",
+            "AcrPull",
+            "--scope",
+            &scope,
+        ],
+    );
+    let agent = AgentProcess::start(&server, app["id"].as_str().expect("id"), &file);
+    let imds = agent.env["AZURE_POD_IDENTITY_AUTHORITY_HOST"].clone();
+    let mi_config = server.scratch("workload");
+    let login_args = ["login", "--identity", "--server", &url, "--ca-cert", ca];
+
+    // No agent in the environment: a clear error.
+    let err = acrylic_in(&server, &mi_config, &[], &login_args).refused();
+    assert!(err.contains("no identity agent found"), "{err}");
+
+    // IMDS, the system identity.
+    let accounts = acrylic_in(
+        &server,
+        &mi_config,
+        &[("AZURE_POD_IDENTITY_AUTHORITY_HOST", &imds)],
+        &login_args,
+    )
+    .ok()
+    .json();
+    assert_eq!(accounts[0]["user"]["name"], "systemAssignedIdentity");
+    assert_eq!(accounts[0]["user"]["assignedIdentityInfo"], "MSI");
+    assert_eq!(accounts[0]["tenantId"], tenant.as_str());
+    let tokens: Value = serde_json::from_str(
+        &std::fs::read_to_string(mi_config.join("tokens.json")).expect("tokens.json"),
+    )
+    .expect("JSON");
+    assert_eq!(tokens["managedIdentity"]["protocol"], "imds");
+    assert!(tokens.get("refreshToken").is_none(), "{tokens}");
+    let claims = crate::support::jwt_payload(tokens["accessToken"].as_str().expect("token"));
+    assert_eq!(claims["oid"], system.as_str());
+
+    // `acr login` exchanges an agent token (no environment needed now).
+    let exposed = acrylic_in(
+        &server,
+        &mi_config,
+        &[],
+        &["acr", "login", "--name", &host, "--expose-token"],
+    )
+    .ok()
+    .json();
+    let refresh = exposed["refreshToken"].as_str().expect("refresh token");
+    assert_eq!(
+        pull_actions(&server, &host, refresh),
+        serde_json::json!(["pull"])
+    );
+    // skopeo through the helper, as the managed identity.
+    let (ran, pulled) = pull(&mi_config, "pulled-mi");
+    ran.ok();
+    assert!(pulled, "the managed identity pulled through the helper");
+
+    // The App Service protocol and a user-assigned identity without AcrPull:
+    // signed in, but the registry grants it nothing.
+    let endpoint = agent.env["IDENTITY_ENDPOINT"].clone();
+    let header = agent.env["IDENTITY_HEADER"].clone();
+    let client_id = mi["clientId"].as_str().expect("clientId");
+    let ua_config = server.scratch("workload-ua");
+    let accounts = acrylic_in(
+        &server,
+        &ua_config,
+        &[
+            ("IDENTITY_ENDPOINT", &endpoint),
+            ("IDENTITY_HEADER", &header),
+        ],
+        &[
+            "login",
+            "--identity",
+            "--client-id",
+            client_id,
+            "--server",
+            &url,
+            "--ca-cert",
+            ca,
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(accounts[0]["user"]["name"], "userAssignedIdentity");
+    let exposed = acrylic_in(
+        &server,
+        &ua_config,
+        &[],
+        &["acr", "login", "--name", &host, "--expose-token"],
+    )
+    .ok()
+    .json();
+    let claims = crate::support::jwt_payload(exposed["refreshToken"].as_str().expect("token"));
+    assert_eq!(claims["grant_type"], "refresh_token");
+    let actions = pull_actions(
+        &server,
+        &host,
+        exposed["refreshToken"].as_str().expect("token"),
+    );
+    assert!(
+        actions.is_null() || actions == serde_json::json!([]),
+        "{actions}"
+    );
+    let (ran, pulled) = pull(&ua_config, "pulled-ua");
+    assert!(!pulled, "an identity without AcrPull pulls nothing");
+    ran.fails();
+    drop(agent);
+}
+
+#[test]
+fn the_running_agent_rotates_its_credential_and_keeps_serving() {
+    let server = SpawnedServer::start(acrylic_bin());
+    let rg = server.bootstrap_str("resourceGroup");
+    owner_login(&server);
+    let bare = ok(
+        &server,
+        &[
+            "resource", "create", "--kind", "vm", "--name", "box", "-g", &rg,
+        ],
+    );
+    assert!(bare.get("agentCredentialFile").is_none(), "{bare}");
+    // Assigning the first identity issues the credential; the CLI names
+    // the file (in its config directory).
+    ok(
+        &server,
+        &["identity", "create", "--name", "box-id", "-g", &rg],
+    );
+    let identity = ok(
+        &server,
+        &[
+            "resource",
+            "identity",
+            "assign",
+            "--kind",
+            "vm",
+            "--name",
+            "box",
+            "-g",
+            &rg,
+            "--identities",
+            "box-id",
+        ],
+    );
+    let file = std::path::PathBuf::from(
+        identity["agentCredentialFile"]
+            .as_str()
+            .expect("the CLI names the credential file"),
+    );
+    assert!(file.starts_with(server.config_dir()), "{}", file.display());
+    let credential = || -> String {
+        let v: Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).expect("file")).expect("JSON");
+        v["credential"].as_str().expect("credential").to_owned()
+    };
+    let issued = credential();
+    let resource = bare["id"].as_str().expect("id").to_owned();
+    let agent = AgentProcess::start_with(&server, &resource, &file, &["--rotate-every", "1"]);
+    let at_start = credential();
+    assert_ne!(issued, at_start, "rotated at start");
+    // Rotated again while running (not only at start), and still serving.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while credential() == at_start {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the running agent never rotated"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let url = format!(
+        "{}/metadata/identity/oauth2/token",
+        agent.env["AZURE_POD_IDENTITY_AUTHORITY_HOST"]
+    );
+    let status_of = |resource: &'static str| {
+        let url = url.clone();
+        acrylic_testkit::spawned::block_on(async move {
+            reqwest::Client::new()
+                .get(url)
+                .query(&[("api-version", "2018-02-01"), ("resource", resource)])
+                .header("Metadata", "true")
+                .send()
+                .await
+                .expect("agent")
+                .status()
+        })
+    };
+    // Different audiences, so each asks the directory (no cache).
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(status_of("https://containerregistry.azure.net"), 200);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(status_of("https://management.core.windows.net/"), 200);
+    // The credentials it rotated away from are dead.
+    let ca = std::fs::read(server.ca_cert()).expect("CA certificate");
+    let http = acrylic_testkit::spawned::https_client(&ca).expect("HTTPS client");
+    let token_url = format!(
+        "{}/{}/oauth2/managedidentity/token",
+        server.base_url(),
+        server.bootstrap_str("tenant")
+    );
+    for old in [issued, at_start] {
+        let form = [
+            ("resource_id", resource.clone()),
+            ("credential", old),
+            ("resource", "https://containerregistry.azure.net".to_owned()),
+        ];
+        let (http, token_url) = (http.clone(), token_url.clone());
+        let status = acrylic_testkit::spawned::block_on(async move {
+            http.post(token_url)
+                .form(&form)
+                .send()
+                .await
+                .expect("directory")
+                .status()
+        });
+        assert_eq!(status, 401);
+    }
+    drop(agent);
+}
+
+/// containerd's `ctr` pulls with the username and password the kubelet
+/// credential provider returned for a kubelet identity; after `aks update
+/// --detach-acr` a fresh provider call yields credentials ctr is refused
+/// with.
+#[cfg(unix)]
+#[test]
+fn ctr_pulls_with_the_kubelet_providers_credentials_until_detached() {
+    let (Some(ctr), Some(containerd_bin), Some(_)) = (
+        crate::support::find_client("ctr"),
+        crate::support::find_client("containerd"),
+        crate::support::find_client("skopeo"),
+    ) else {
+        assert!(
+            !crate::support::clients_required(),
+            "ctr, containerd and skopeo are required"
+        );
+        eprintln!("skipping: no ctr, containerd or skopeo");
+        return;
+    };
+    let server = SpawnedServer::start(acrylic_bin());
+    let rg = server.bootstrap_str("resourceGroup");
+    let registry = server.bootstrap_str("registry");
+    // The bare listener address serves the bootstrap registry and is one of
+    // the node configuration's registry name patterns.
+    let host = server.host();
+    owner_login(&server);
+
+    // The owner pushes k8s/app:v1 (through the credential helper).
+    let certs = server.scratch("k8s-certs");
+    std::fs::copy(server.ca_cert(), certs.join("ca.crt")).expect("copy the CA");
+    let authfile = server.scratch("k8s-auth").join("auth.json");
+    std::fs::write(
+        &authfile,
+        serde_json::json!({"credHelpers": {host.clone(): "acrylic"}}).to_string(),
+    )
+    .expect("write the auth file");
+    let layout = server.scratch("k8s-layout");
+    acrylic_testkit::image::write_oci_layout(&layout, "v1", &[("etc/motd", b"for the nodes\n")])
+        .expect("write the OCI layout");
+    skopeo_with_helper(
+        &server,
+        &[
+            "copy",
+            "--dest-authfile",
+            &authfile.to_string_lossy(),
+            "--dest-cert-dir",
+            &certs.to_string_lossy(),
+            &format!("oci:{}:v1", layout.display()),
+            &format!("docker://{host}/k8s/app:v1"),
+        ],
+    )
+    .ok();
+
+    // A cluster whose kubelet identity may pull, and its node config.
+    ok(
+        &server,
+        &[
+            "aks",
+            "create",
+            "--name",
+            "ctrnodes",
+            "-g",
+            &rg,
+            "--attach-acr",
+            &registry,
+        ],
+    );
+    let config = ok(
+        &server,
+        &["aks", "get-node-config", "--name", "ctrnodes", "-g", &rg],
+    );
+    let node_config = server.scratch("ctr-node").join("azure.json");
+    std::fs::write(&node_config, config.to_string()).expect("write the node config");
+    let reference = format!("{host}/k8s/app:v1");
+    let ca = server.ca_cert();
+    let provider = || -> (String, String) {
+        let request = serde_json::json!({
+            "kind": "CredentialProviderRequest",
+            "apiVersion": "credentialprovider.kubelet.k8s.io/v1",
+            "image": reference,
+        });
+        let response = crate::support::run(
+            server.cli([
+                "kubelet-credential-provider",
+                node_config.to_str().expect("utf-8"),
+                "--ca-cert",
+                ca.to_str().expect("utf-8"),
+            ]),
+            Some(&request.to_string()),
+        )
+        .ok()
+        .json();
+        let auth = response["auth"]
+            .as_object()
+            .and_then(|m| m.values().next())
+            .cloned()
+            .unwrap_or_else(|| panic!("the provider returned no auth: {response}"));
+        (
+            auth["username"].as_str().expect("username").to_owned(),
+            auth["password"].as_str().expect("password").to_owned(),
+        )
+    };
+
+    // A private containerd that trusts the server's CA for this host.
+    let scratch = server.scratch("k8s-containerd");
+    let containerd = match crate::clients::Containerd::start(&containerd_bin, &scratch) {
+        Ok(c) => c,
+        Err(e) if !crate::support::clients_required() => {
+            eprintln!("skipping: containerd cannot run here: {e}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let hosts = scratch.join("hosts.d");
+    std::fs::create_dir_all(hosts.join(&host)).expect("hosts dir");
+    std::fs::write(
+        hosts.join(&host).join("hosts.toml"),
+        format!("server = \"https://{host}\"\n[host.\"https://{host}\"]\n  ca = {ca:?}\n"),
+    )
+    .expect("hosts.toml");
+    let ctr_pull = |user: &str, password: &str| {
+        let mut cmd = std::process::Command::new(&ctr);
+        cmd.arg("-a")
+            .arg(&containerd.socket)
+            .args(["-n", "kubelet"])
+            .args(["images", "pull", "--hosts-dir"])
+            .arg(&hosts)
+            .args(["--snapshotter", "native", "--user"])
+            .arg(format!("{user}:{password}"))
+            .arg(&reference)
+            .env("HOME", &scratch);
+        crate::support::run(cmd, None)
+    };
+
+    let (user, password) = provider();
+    assert_eq!(user, "00000000-0000-0000-0000-000000000000");
+    ctr_pull(&user, &password).ok();
+    let mut ls = std::process::Command::new(&ctr);
+    ls.arg("-a")
+        .arg(&containerd.socket)
+        .args(["-n", "kubelet", "images", "ls", "-q"]);
+    let listed = crate::support::run(ls, None).ok().stdout();
+    assert!(
+        listed.lines().any(|l| l.trim() == reference),
+        "{reference} not pulled:\n{listed}"
+    );
+
+    // Detach: a fresh provider call's credentials are refused.
+    ok(
+        &server,
+        &[
+            "aks",
+            "update",
+            "--name",
+            "ctrnodes",
+            "-g",
+            &rg,
+            "--detach-acr",
+            &registry,
+        ],
+    );
+    let (user, password) = provider();
+    let out = ctr_pull(&user, &password).fails();
+    assert!(
+        out.contains("401")
+            || out.contains("403")
+            || out.to_ascii_lowercase().contains("unauthorized")
+            || out.to_ascii_lowercase().contains("denied"),
+        "{out}"
+    );
+}
+
+/// A second tenant (`fabrikam.test`) with a Global Administrator
+/// (`admin@fabrikam.test` / `password`), written straight into the spawned
+/// server's SQLite store: acrylic has no API that creates tenants.
+fn add_foreign_tenant(server: &SpawnedServer, password: &str) -> String {
+    use acrylic_store::MetaStore as _;
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        server.data_dir().join("meta.db").display()
+    );
+    let password = password.to_owned();
+    acrylic_testkit::spawned::block_on(async move {
+        let meta = acrylic_store::SqlMetaStore::connect(&url)
+            .await
+            .expect("open the store");
+        let now = time::OffsetDateTime::now_utc();
+        let tenant = acrylic_store::Tenant {
+            id: acrylic_model::TenantId::new_random(),
+            domain: "fabrikam.test".into(),
+            display_name: "Fabrikam".into(),
+            created_at: now,
+        };
+        meta.create_tenant(&tenant).await.expect("tenant");
+        let admin = acrylic_store::User {
+            id: acrylic_model::ObjectId::new_random(),
+            tenant_id: tenant.id,
+            upn: "admin@fabrikam.test".into(),
+            display_name: "admin".into(),
+            password_hash: acrylic_identity::password::hash(&password).expect("hash"),
+            enabled: true,
+            sessions_valid_after: now - time::Duration::hours(1),
+            created_at: now,
+        };
+        meta.create_user(&admin).await.expect("user");
+        meta.create_role_assignment(&acrylic_store::RoleAssignment {
+            id: uuid::Uuid::new_v4(),
+            scope: acrylic_model::ArmScope::root(),
+            role_definition_id: acrylic_authz::roles::GLOBAL_ADMINISTRATOR,
+            principal_id: admin.id,
+            principal_type: acrylic_store::PrincipalType::User,
+            condition: None,
+            created_at: now,
+        })
+        .await
+        .expect("role assignment");
+        tenant.id.to_string()
+    })
+}
+
+/// A multi-tenant application registered in tenant B, its service
+/// principal provisioned into the registry's tenant A with `ad sp create
+/// --id APPID --tenant A`, given to `aks create --service-principal …
+/// --attach-acr`: the kubelet provider's credentials pull across tenants
+/// (skopeo), and not before the application was provisioned in A.
+#[cfg(unix)]
+#[test]
+fn a_cluster_with_another_tenants_service_principal_pulls_across_tenants() {
+    if crate::support::find_client("skopeo").is_none() {
+        assert!(!crate::support::clients_required(), "skopeo is required");
+        eprintln!("skipping: no skopeo");
+        return;
+    }
+    let server = SpawnedServer::start(acrylic_bin());
+    let rg = server.bootstrap_str("resourceGroup");
+    let registry = server.bootstrap_str("registry");
+    let tenant_a = server.bootstrap_str("tenant");
+    let host = server.bootstrap_str("loginServer");
+    let password = "Fabrikam-Admin-Passw0rd!";
+    let tenant_b = add_foreign_tenant(&server, password);
+    owner_login(&server);
+
+    // Tenant B's administrator registers a multi-tenant application.
+    let b_config = server.scratch("fabrikam");
+    let ca = server.ca_cert();
+    let url = server.base_url();
+    let mut login = server.cli([
+        "login",
+        "--tenant",
+        "fabrikam.test",
+        "-u",
+        "admin@fabrikam.test",
+        "--password-stdin",
+        "--server",
+        &url,
+        "--ca-cert",
+        ca.to_str().expect("utf-8"),
+    ]);
+    login.env("ACRYLIC_CONFIG_DIR", &b_config);
+    crate::support::run(login, Some(&format!("{password}\n"))).ok();
+    let app = acrylic_in(
+        &server,
+        &b_config,
+        &[],
+        &["ad", "sp", "create-for-rbac", "--name", "fabrikam-nodes"],
+    )
+    .ok()
+    .json();
+    assert_eq!(app["tenant"], tenant_b.as_str());
+    let app_id = app["appId"].as_str().expect("appId").to_owned();
+    let secret = app["password"].as_str().expect("password").to_owned();
+    acrylic_in(
+        &server,
+        &b_config,
+        &[],
+        &[
+            "ad",
+            "app",
+            "update",
+            "--id",
+            &app_id,
+            "--sign-in-audience",
+            "AzureADMultipleOrgs",
+        ],
+    )
+    .ok();
+
+    // Not yet provisioned in A: the cluster cannot be made with it.
+    let cluster = |name: &str| {
+        acrylic(
+            &server,
+            &[
+                "aks",
+                "create",
+                "--name",
+                name,
+                "-g",
+                &rg,
+                "--service-principal",
+                &app_id,
+                "--client-secret",
+                &secret,
+                "--attach-acr",
+                &registry,
+            ],
+        )
+    };
+    let refused = cluster("early").refused();
+    assert!(refused.contains(&tenant_a), "{refused}");
+
+    // A's owner provisions it into A and makes the cluster.
+    let sp = ok(
+        &server,
+        &["ad", "sp", "create", "--id", &app_id, "--tenant", &tenant_a],
+    );
+    assert_eq!(sp["appId"], app_id.as_str());
+    let c = cluster("fabrikam").ok().json();
+    assert_eq!(
+        c["properties"]["servicePrincipalProfile"]["clientId"],
+        app_id.as_str()
+    );
+    let config = ok(
+        &server,
+        &["aks", "get-node-config", "--name", "fabrikam", "-g", &rg],
+    );
+    assert_eq!(config["tenantId"], tenant_a.as_str());
+    let node_config = server.scratch("fabrikam-node").join("azure.json");
+    std::fs::write(&node_config, config.to_string()).expect("write the node config");
+
+    // The owner pushes; the provider's credentials pull with skopeo.
+    let certs = server.scratch("xt-certs");
+    std::fs::copy(server.ca_cert(), certs.join("ca.crt")).expect("copy the CA");
+    let authfile = server.scratch("xt-auth").join("auth.json");
+    std::fs::write(
+        &authfile,
+        serde_json::json!({"credHelpers": {host.clone(): "acrylic"}}).to_string(),
+    )
+    .expect("write the auth file");
+    let (auth, certs) = (
+        authfile.to_string_lossy().into_owned(),
+        certs.to_string_lossy().into_owned(),
+    );
+    let layout = server.scratch("xt-layout");
+    acrylic_testkit::image::write_oci_layout(&layout, "v1", &[("etc/motd", b"across\n")])
+        .expect("write the OCI layout");
+    skopeo_with_helper(
+        &server,
+        &[
+            "copy",
+            "--dest-authfile",
+            &auth,
+            "--dest-cert-dir",
+            &certs,
+            &format!("oci:{}:v1", layout.display()),
+            &format!("docker://{host}/xt/app:v1"),
+        ],
+    )
+    .ok();
+    let request = serde_json::json!({
+        "kind": "CredentialProviderRequest",
+        "apiVersion": "credentialprovider.kubelet.k8s.io/v1",
+        "image": format!("{host}/xt/app:v1"),
+    });
+    let response = crate::support::run(
+        server.cli([
+            "kubelet-credential-provider",
+            node_config.to_str().expect("utf-8"),
+            "--ca-cert",
+            ca.to_str().expect("utf-8"),
+        ]),
+        Some(&request.to_string()),
+    )
+    .ok()
+    .json();
+    let given = &response["auth"][host.as_str()];
+    assert_eq!(given["username"], app_id.as_str());
+    let creds = format!(
+        "{}:{}",
+        given["username"].as_str().expect("username"),
+        given["password"].as_str().expect("password")
+    );
+    let none = server.scratch("xt-none").join("auth.json");
+    std::fs::write(&none, "{}").expect("empty auth file");
+    let pulled = server.scratch("xt-pulled");
+    let mut skopeo = std::process::Command::new("skopeo");
+    skopeo
+        .args(["copy", "--src-authfile"])
+        .arg(&none)
+        .args(["--src-cert-dir", &certs, "--src-creds", &creds])
+        .arg(format!("docker://{host}/xt/app:v1"))
+        .arg(format!("oci:{}:v1", pulled.display()))
+        .env("HOME", server.scratch("xt-home"))
+        .env("XDG_RUNTIME_DIR", server.scratch("xt-home"))
+        .env_remove("REGISTRY_AUTH_FILE");
+    crate::support::run(skopeo, None).ok();
+    assert!(pulled.join("index.json").is_file());
 }

@@ -12,6 +12,11 @@
 //! assignments) when it is dropped or the resource goes. Attaching a
 //! user-assigned identity needs `userAssignedIdentities/assign/action` on
 //! that identity, and it must be in the resource's tenant.
+//!
+//! When a PUT or PATCH leaves a resource with an identity and it has never
+//! had an identity-agent credential, one is issued and returned once in
+//! the answer as `acrylicAgentCredential: {resourceId, tenantId,
+//! credential}` (#5 §2); `POST …/agentCredential` issues a replacement.
 
 use std::collections::BTreeMap;
 
@@ -558,6 +563,7 @@ pub async fn put(
     }
     r.updated_at = now(state);
     state.meta.update_compute_resource(&r).await?;
+    let issued = first_agent_credential(state, &mut r, &mut changes).await?;
     let action = if status == StatusCode::CREATED {
         "resource.create"
     } else {
@@ -572,7 +578,44 @@ pub async fn put(
         format!("{} {} {}", kind.as_str(), r.id, changes.join(", ")),
     )
     .await;
-    Ok((status, resource_json(state, &r).await?))
+    Ok((
+        status,
+        with_credential(resource_json(state, &r).await?, &r, issued),
+    ))
+}
+
+/// The resource's first agent credential (#5 §2), issued when it carries
+/// an identity and has never had one; `None` otherwise (a running agent's
+/// credential is never replaced behind its back).
+async fn first_agent_credential(
+    state: &AppState,
+    r: &mut ComputeResource,
+    changes: &mut Vec<String>,
+) -> Result<Option<String>, ArmError> {
+    if crate::directory::managed_identity::has_agent_credential(r) {
+        return Ok(None);
+    }
+    let has_identity = r.system_identity.is_some()
+        || !state.meta.list_attached_identities(&r.id).await?.is_empty();
+    if !has_identity {
+        return Ok(None);
+    }
+    let secret = crate::directory::managed_identity::issue_agent_credential(state, r).await?;
+    changes.push("identity-agent credential issued".into());
+    Ok(Some(secret))
+}
+
+/// The ARM answer with a just-issued agent credential (shown this once:
+/// only its digest is kept) as `acrylicAgentCredential`.
+fn with_credential(mut v: Value, r: &ComputeResource, issued: Option<String>) -> Value {
+    if let Some(secret) = issued {
+        v["acrylicAgentCredential"] = json!({
+            "resourceId": r.id.as_str(),
+            "tenantId": r.tenant_id.to_string(),
+            "credential": secret,
+        });
+    }
+    v
 }
 
 /// `PATCH`: changes the identity block (ARM's rules: `type` says whether a
@@ -602,6 +645,7 @@ pub async fn patch(
         r.updated_at = now(state);
         state.meta.update_compute_resource(&r).await?;
     }
+    let issued = first_agent_credential(state, &mut r, &mut changes).await?;
     audit_change(
         state,
         req,
@@ -611,7 +655,7 @@ pub async fn patch(
         format!("{} {}", r.id, changes.join(", ")),
     )
     .await;
-    resource_json(state, &r).await
+    Ok(with_credential(resource_json(state, &r).await?, &r, issued))
 }
 
 /// Brings the resource's identities to what `body` says. `replace`: the

@@ -4,7 +4,9 @@
 //! Each compute resource may hold one **agent credential**, a 256-bit
 //! opaque secret issued (and rotated: a new one kills the old) by the
 //! control plane's `agentCredential` action and shown once; only its
-//! SHA-256 is kept, in the resource's properties. Its holder — the
+//! SHA-256 is kept, in the resource's properties. The first one is issued
+//! automatically when the resource first carries an identity (created
+//! with one, or one assigned) and returned once in that ARM answer. Its holder — the
 //! resource's `acrylic identity-agent` — may obtain tokens as an identity
 //! ASSIGNED to that resource and no other:
 //!
@@ -62,6 +64,13 @@ pub async fn issue_agent_credential(
     r.updated_at = state.clock.now();
     state.meta.update_compute_resource(r).await?;
     Ok(secret)
+}
+
+/// Whether `r` has been issued an agent credential yet.
+pub fn has_agent_credential(r: &ComputeResource) -> bool {
+    serde_json::from_str::<Value>(&r.properties)
+        .ok()
+        .is_some_and(|p| p.get(CREDENTIAL_KEY).is_some_and(Value::is_string))
 }
 
 /// Whether `secret` is `r`'s current agent credential (constant time).

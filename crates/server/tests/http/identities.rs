@@ -1203,6 +1203,78 @@ mod tokens {
         );
     }
 
+    /// The first identity brings the first agent credential, shown once in
+    /// that answer; later answers carry none, and it works at the grant.
+    #[tokio::test]
+    async fn the_first_identity_brings_an_agent_credential_shown_once() {
+        let w = World::start().await;
+        let rg = w.s.bootstrap().resource_group.to_string();
+        let app = w.site_path(&rg, "auto");
+        let (status, v) = w
+            .arm(
+                &w.owner,
+                Method::PUT,
+                &app,
+                Some(json!({"location": "westeurope", "identity": {"type": "SystemAssigned"}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        let issued = &v["acrylicAgentCredential"];
+        assert_eq!(issued["resourceId"].as_str().unwrap(), app);
+        assert_eq!(issued["tenantId"], w.s.bootstrap().tenant.to_string());
+        let cred = issued["credential"].as_str().unwrap().to_owned();
+        assert!(cred.len() >= 32, "{cred}");
+        let claims = payload(&mi_token(&w, &app, &cred).await);
+        assert_eq!(claims["oid"], v["identity"]["principalId"]);
+        // Never again: not on GET, not on a second PUT, and the stored
+        // properties keep only a digest.
+        let (_, got) = w.arm(&w.owner, Method::GET, &app, None).await;
+        assert!(got.get("acrylicAgentCredential").is_none(), "{got}");
+        assert!(!got.to_string().contains(&cred));
+        let (status, again) = w
+            .arm(
+                &w.owner,
+                Method::PUT,
+                &app,
+                Some(json!({"location": "westeurope", "identity": {"type": "SystemAssigned"}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{again}");
+        assert!(again.get("acrylicAgentCredential").is_none(), "{again}");
+        mi_token(&w, &app, &cred).await;
+
+        // Without an identity there is none; assigning one brings it.
+        let bare = w.site_path(&rg, "bare");
+        let (status, v) = w
+            .arm(
+                &w.owner,
+                Method::PUT,
+                &bare,
+                Some(json!({"location": "westeurope"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        assert!(v.get("acrylicAgentCredential").is_none(), "{v}");
+        let mi = w.identity(&rg, "bare-id").await;
+        let mi_id = mi["id"].as_str().unwrap().to_owned();
+        let (status, v) = w
+            .arm(
+                &w.owner,
+                Method::PATCH,
+                &bare,
+                Some(json!({"identity": {"type": "UserAssigned",
+                    "userAssignedIdentities": {mi_id.clone(): {}}}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        let cred = v["acrylicAgentCredential"]["credential"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let claims = payload(&mi_token(&w, &bare, &cred).await);
+        assert_eq!(claims["oid"], mi["properties"]["principalId"]);
+    }
+
     #[tokio::test]
     async fn managed_identity_tokens_exchange_for_registry_tokens_while_assigned() {
         let w = World::start().await;
