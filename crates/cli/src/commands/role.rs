@@ -50,10 +50,15 @@ pub struct ScopeArgs {
     resource_group: Option<String>,
 }
 
+/// az spells these `User`, `Group`, `ServicePrincipal`; the kebab-case
+/// forms are accepted too.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum PrincipalType {
+    #[value(name = "User", alias = "user")]
     User,
+    #[value(name = "Group", alias = "group")]
     Group,
+    #[value(name = "ServicePrincipal", alias = "service-principal")]
     ServicePrincipal,
 }
 
