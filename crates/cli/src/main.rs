@@ -83,6 +83,10 @@ enum Command {
     /// The kubelet's image credential provider (credentialprovider.kubelet.k8s.io/v1
     /// on stdin/stdout), for a node of an acrylic cluster.
     KubeletCredentialProvider(commands::kubelet::ProviderArgs),
+    /// Install `docker-credential-acrylic` (a link to this binary), and
+    /// optionally register it for login servers in docker's and podman's
+    /// configuration.
+    InstallCredentialHelper(commands::credential_helper::InstallArgs),
     /// Manage clusters' registry access and node configuration (like `az aks`).
     Aks {
         #[command(subcommand)]
@@ -124,6 +128,7 @@ fn main() -> ExitCode {
         }),
         Command::IdentityAgent(args) => commands::identity_agent::run(args),
         Command::KubeletCredentialProvider(args) => commands::kubelet::run(args),
+        Command::InstallCredentialHelper(args) => commands::credential_helper::install(args),
         Command::Aks { command } => {
             client_command(cli.output, |ctx| Box::pin(commands::aks::run(ctx, command)))
         }

@@ -231,6 +231,28 @@ fn home() -> Result<PathBuf> {
     env_path("HOME").context("cannot find the home directory: set HOME")
 }
 
+/// Points docker (`config.json`) and podman/skopeo (`auth.json`) at
+/// `docker-credential-<helper>` for `login_server`
+/// (`"credHelpers": {"<login server>": "<helper>"}`), keeping every other
+/// entry. Returns the files written.
+pub fn register_helper(login_server: &str, helper: &str) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for path in [docker_config_path()?, containers_auth_path()?] {
+        let mut doc = read_doc(&path)?;
+        let obj = doc
+            .as_object_mut()
+            .with_context(|| format!("{} is not a JSON object", path.display()))?;
+        obj.entry("credHelpers")
+            .or_insert_with(|| Value::Object(Map::new()))
+            .as_object_mut()
+            .with_context(|| format!("`credHelpers` in {} is not a JSON object", path.display()))?
+            .insert(login_server.to_owned(), Value::String(helper.to_owned()));
+        write_doc(&path, &doc)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
 /// The file's JSON object, or an empty one if there is no file.
 fn read_doc(path: &Path) -> Result<Value> {
     match fs::read(path) {

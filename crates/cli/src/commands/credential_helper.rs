@@ -33,6 +33,51 @@ const NOT_FOUND: &str = "credentials not found in native keychain";
 /// The username that makes docker use `Secret` as an identity token.
 const TOKEN_USERNAME: &str = "<token>";
 
+/// `acrylic install-credential-helper`: the install step.
+#[derive(Debug, clap::Args)]
+pub struct InstallArgs {
+    /// Where to create the `docker-credential-acrylic` link (a directory on
+    /// docker's, podman's and skopeo's PATH).
+    #[arg(long, default_value = "/usr/local/bin")]
+    pub dir: std::path::PathBuf,
+    /// Also make docker, podman and skopeo use the helper for this login
+    /// server (`credHelpers` in `config.json` and `auth.json`); repeatable.
+    #[arg(long = "login-server")]
+    pub login_servers: Vec<String>,
+}
+
+/// Links `<dir>/docker-credential-acrylic` to this binary (replacing a
+/// stale link) and registers the helper for the given login servers.
+pub fn install(args: InstallArgs) -> Result<()> {
+    let exe = std::env::current_exe().context("finding this binary")?;
+    let exe = exe.canonicalize().unwrap_or(exe);
+    let link = args.dir.join(HELPER_NAME);
+    match std::fs::symlink_metadata(&link) {
+        Ok(m) if m.file_type().is_symlink() => {
+            std::fs::remove_file(&link).with_context(|| format!("replacing {}", link.display()))?
+        }
+        Ok(_) => anyhow::bail!(
+            "{} exists and is not a link; remove it or pick another --dir",
+            link.display()
+        ),
+        Err(_) => {}
+    }
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("creating {}", args.dir.display()))?;
+    std::os::unix::fs::symlink(&exe, &link)
+        .with_context(|| format!("linking {} to {}", link.display(), exe.display()))?;
+    eprintln!("{} -> {}", link.display(), exe.display());
+    for server in &args.login_servers {
+        for file in crate::registry_creds::register_helper(server, "acrylic")? {
+            eprintln!(
+                "{server} uses docker-credential-acrylic in {}",
+                file.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Whether the process was started as `docker-credential-acrylic`.
 pub fn invoked_as_helper() -> bool {
     std::env::args_os()

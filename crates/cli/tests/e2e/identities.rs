@@ -640,6 +640,28 @@ fn kubelet_credential_provider_pulls_as_the_kubelet_identity_until_detached() {
     let auth = &response["auth"][login_server.as_str()];
     assert_eq!(auth["username"], "00000000-0000-0000-0000-000000000000");
     let refresh = auth["password"].as_str().expect("password").to_owned();
+    // The kubelet caches the credentials for less than the token lives.
+    // A Go duration: `2h55m0s`.
+    let (mut cached, mut digits) = (0_i64, String::new());
+    for c in cache.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            'h' | 'm' | 's' => {
+                let n: i64 = digits.parse().expect("a number");
+                cached += n * [("h", 3600), ("m", 60), ("s", 1)]
+                    .iter()
+                    .find(|(u, _)| u.starts_with(c))
+                    .map_or(0, |(_, f)| *f);
+                digits.clear();
+            }
+            _ => panic!("unexpected cacheDuration {cache}"),
+        }
+    }
+    let exp = crate::support::jwt_payload(&refresh)["exp"]
+        .as_i64()
+        .expect("exp");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    assert!(cached > 0 && now + cached < exp, "{cache} vs exp {exp}");
     assert_eq!(
         pull_actions(&server, &login_server, &refresh),
         serde_json::json!(["pull"])
@@ -1862,4 +1884,257 @@ fn a_cluster_with_another_tenants_service_principal_pulls_across_tenants() {
         .env_remove("REGISTRY_AUTH_FILE");
     crate::support::run(skopeo, None).ok();
     assert!(pulled.join("index.json").is_file());
+}
+
+/// The agent of a resource with no identity answers every protocol with a
+/// clear error, which `acrylic login --identity` shows; a user-assigned
+/// identity attached to two resources; the agent of one picks it by `object_id` and
+/// `msi_res_id` (IMDS), `mi_res_id` (App Service), and `acrylic login
+/// --identity --object-id|--resource-id` signs in as it.
+#[test]
+fn the_agent_refuses_a_resource_without_identity_and_picks_identities_by_every_selector() {
+    use acrylic_testkit::spawned::block_on;
+
+    let server = SpawnedServer::start(acrylic_bin());
+    let rg = server.bootstrap_str("resourceGroup");
+    let url = server.base_url();
+    let ca = server.ca_cert();
+    let ca = ca.to_str().expect("utf-8");
+    owner_login(&server);
+    let acr = "https://containerregistry.azure.net";
+    let get = |url: String, q: Vec<(&'static str, String)>, h: (&'static str, String)| {
+        block_on(async move {
+            let r = reqwest::Client::new()
+                .get(url)
+                .query(&q)
+                .header(h.0, h.1)
+                .send()
+                .await
+                .expect("agent answers");
+            let status = r.status();
+            let body: Value = r.json().await.expect("JSON");
+            (status.as_u16(), body)
+        })
+    };
+
+    // A VM with no identity, and its agent.
+    let bare = ok(
+        &server,
+        &[
+            "resource", "create", "--kind", "vm", "--name", "bare", "-g", &rg,
+        ],
+    );
+    let bare_file = server.scratch("bare-agent").join("cred.json");
+    ok(
+        &server,
+        &[
+            "resource",
+            "agent-credential",
+            "--kind",
+            "vm",
+            "--name",
+            "bare",
+            "-g",
+            &rg,
+            "--file",
+            bare_file.to_str().expect("utf-8"),
+        ],
+    );
+    let agent = AgentProcess::start(&server, bare["id"].as_str().expect("id"), &bare_file);
+    let imds_host = agent.env["AZURE_POD_IDENTITY_AUTHORITY_HOST"].clone();
+    let imds = format!("{imds_host}/metadata/identity/oauth2/token");
+    let (status, e) = get(
+        imds.clone(),
+        vec![
+            ("api-version", "2018-02-01".into()),
+            ("resource", acr.into()),
+        ],
+        ("Metadata", "true".into()),
+    );
+    assert_eq!(status, 400, "{e}");
+    assert!(
+        e["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("No identity has been assigned")),
+        "{e}"
+    );
+    let (status, e) = get(
+        agent.env["IDENTITY_ENDPOINT"].clone(),
+        vec![
+            ("api-version", "2019-08-01".into()),
+            ("resource", acr.into()),
+        ],
+        ("X-IDENTITY-HEADER", agent.env["IDENTITY_HEADER"].clone()),
+    );
+    assert_eq!(status, 400, "{e}");
+    assert!(
+        e["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("No identity has been assigned")),
+        "{e}"
+    );
+    let err = acrylic_in(
+        &server,
+        &server.scratch("bare-workload"),
+        &[("AZURE_POD_IDENTITY_AUTHORITY_HOST", &imds_host)],
+        &["login", "--identity", "--server", &url, "--ca-cert", ca],
+    )
+    .refused();
+    assert!(err.contains("No identity has been assigned"), "{err}");
+    drop(agent);
+
+    // A container instance with only a user-assigned identity.
+    let mi = ok(
+        &server,
+        &["identity", "create", "--name", "aci-id", "-g", &rg],
+    );
+    let (mi_id, mi_oid) = (
+        mi["id"].as_str().expect("id").to_owned(),
+        mi["principalId"].as_str().expect("principalId").to_owned(),
+    );
+    ok(
+        &server,
+        &[
+            "resource",
+            "create",
+            "--kind",
+            "containerinstance",
+            "--name",
+            "aci",
+            "-g",
+            &rg,
+        ],
+    );
+    let assigned = ok(
+        &server,
+        &[
+            "resource",
+            "identity",
+            "assign",
+            "--kind",
+            "containerinstance",
+            "--name",
+            "aci",
+            "-g",
+            &rg,
+            "--identities",
+            "aci-id",
+        ],
+    );
+    let file = std::path::PathBuf::from(
+        assigned["agentCredentialFile"]
+            .as_str()
+            .expect("the CLI names the credential file"),
+    );
+    // The same identity on a second resource: both carry it.
+    ok(
+        &server,
+        &[
+            "resource", "create", "--kind", "webapp", "--name", "web2", "-g", &rg,
+        ],
+    );
+    let second = ok(
+        &server,
+        &[
+            "resource",
+            "identity",
+            "assign",
+            "--kind",
+            "webapp",
+            "--name",
+            "web2",
+            "-g",
+            &rg,
+            "--identities",
+            &mi_id,
+        ],
+    );
+    assert_eq!(
+        second["userAssignedIdentities"][&mi_id]["principalId"],
+        mi_oid.as_str(),
+        "{second}"
+    );
+    let aci = ok(
+        &server,
+        &[
+            "resource",
+            "show",
+            "--kind",
+            "containerinstance",
+            "--name",
+            "aci",
+            "-g",
+            &rg,
+        ],
+    );
+    assert_eq!(
+        aci["identity"]["userAssignedIdentities"][&mi_id]["principalId"],
+        mi_oid.as_str(),
+        "{aci}"
+    );
+    let agent = AgentProcess::start(&server, aci["id"].as_str().expect("id"), &file);
+    let imds_host = agent.env["AZURE_POD_IDENTITY_AUTHORITY_HOST"].clone();
+    let imds = format!("{imds_host}/metadata/identity/oauth2/token");
+    let oid_of = |t: &Value| {
+        crate::support::jwt_payload(t["access_token"].as_str().expect("token"))["oid"].clone()
+    };
+    for (name, value) in [("object_id", &mi_oid), ("msi_res_id", &mi_id)] {
+        let (status, t) = get(
+            imds.clone(),
+            vec![
+                ("api-version", "2018-02-01".into()),
+                ("resource", acr.into()),
+                (name, value.clone()),
+            ],
+            ("Metadata", "true".into()),
+        );
+        assert_eq!(status, 200, "{name}: {t}");
+        assert_eq!(oid_of(&t), mi_oid.as_str(), "{name}");
+    }
+    let (status, t) = get(
+        agent.env["IDENTITY_ENDPOINT"].clone(),
+        vec![
+            ("api-version", "2019-08-01".into()),
+            ("resource", acr.into()),
+            ("mi_res_id", mi_id.clone()),
+        ],
+        ("X-IDENTITY-HEADER", agent.env["IDENTITY_HEADER"].clone()),
+    );
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(oid_of(&t), mi_oid.as_str());
+
+    for (flag, value, dir) in [
+        ("--object-id", &mi_oid, "aci-by-oid"),
+        ("--resource-id", &mi_id, "aci-by-rid"),
+    ] {
+        let config = server.scratch(dir);
+        let accounts = acrylic_in(
+            &server,
+            &config,
+            &[("AZURE_POD_IDENTITY_AUTHORITY_HOST", &imds_host)],
+            &[
+                "login",
+                "--identity",
+                flag,
+                value,
+                "--server",
+                &url,
+                "--ca-cert",
+                ca,
+            ],
+        )
+        .ok()
+        .json();
+        assert_eq!(
+            accounts[0]["user"]["name"], "userAssignedIdentity",
+            "{flag}"
+        );
+        let tokens: Value = serde_json::from_str(
+            &std::fs::read_to_string(config.join("tokens.json")).expect("tokens.json"),
+        )
+        .expect("JSON");
+        let claims = crate::support::jwt_payload(tokens["accessToken"].as_str().expect("token"));
+        assert_eq!(claims["oid"], mi_oid.as_str(), "{flag}");
+    }
+    drop(agent);
 }
