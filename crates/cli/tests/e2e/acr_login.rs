@@ -523,3 +523,151 @@ fn expose_token_passwords_and_login_servers() {
     .fails();
     assert!(out.contains("--name <host:port>"), "{out}");
 }
+
+/// Issue #3 §5: a user (not the owner) with AcrPush signs in with the CLI,
+/// runs `acrylic acr login`, and skopeo pushes and pulls with the stored
+/// credential; once the owner deletes the role assignment, the same stored
+/// refresh token gets no new access: skopeo is refused, with ACR's denial.
+#[test]
+fn a_user_whose_role_is_removed_gets_no_new_access_through_the_stored_login() {
+    let server = SpawnedServer::start(acrylic_bin());
+    let registry = server.bootstrap_str("registry");
+    let host = server.host();
+    owner_login(&server);
+
+    let domain = server
+        .bootstrap_str("username")
+        .split('@')
+        .nth(1)
+        .expect("a UPN")
+        .to_owned();
+    let upn = format!("pusher@{domain}");
+    let secret = "Correct-Horse-Battery-7";
+    let user = run(
+        server.cli([
+            "ad",
+            "user",
+            "create",
+            "--display-name",
+            "Pusher",
+            "--user-principal-name",
+            &upn,
+            "--password",
+            secret,
+            "-o",
+            "json",
+        ]),
+        None,
+    )
+    .ok()
+    .json();
+    let user_id = user["id"].as_str().expect("a user id").to_owned();
+    let scope = format!(
+        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.ContainerRegistry/registries/{registry}",
+        server.bootstrap_str("subscription"),
+        server.bootstrap_str("resourceGroup"),
+    );
+    let assignment = run(
+        server.cli([
+            "role",
+            "assignment",
+            "create",
+            "--assignee",
+            &upn,
+            "--role",
+            "AcrPush",
+            "--scope",
+            &scope,
+            "-o",
+            "json",
+        ]),
+        None,
+    )
+    .ok()
+    .json();
+    let assignment_id = assignment["id"]
+        .as_str()
+        .expect("an assignment id")
+        .to_owned();
+
+    // The user's own CLI profile and credential files. AcrPush reads no
+    // ARM resource: the user names the login server.
+    let creds = Creds::new(&server, "pusher");
+    let user_config = server.scratch("pusher-config");
+    let as_user = |args: &[&str]| {
+        let mut cmd = creds.cli(&server, args);
+        cmd.env("ACRYLIC_CONFIG_DIR", &user_config);
+        cmd
+    };
+    let ca = server.ca_cert();
+    run(
+        as_user(&[
+            "login",
+            "-u",
+            &upn,
+            "--password-stdin",
+            "--server",
+            &server.base_url(),
+            "--ca-cert",
+            ca.to_str().expect("utf-8"),
+        ]),
+        Some(&format!("{secret}\n")),
+    )
+    .ok();
+    run(as_user(&["acr", "login", "--name", &host]), None).ok();
+    let refresh = creds.docker_json()["auths"][host.as_str()]["identitytoken"]
+        .as_str()
+        .expect("an identity token")
+        .to_owned();
+    assert_eq!(jwt_payload(&refresh)["sub"], user_id.as_str());
+
+    let Some(bin) = find_client("skopeo") else {
+        return;
+    };
+    let certs = server.scratch("certs");
+    fs::copy(server.ca_cert(), certs.join("ca.crt")).expect("copying the CA");
+    let skopeo = Skopeo {
+        bin,
+        home: server.scratch("skopeo-home"),
+        auth_file: creds.auth_file.clone(),
+        certs,
+        host: host.clone(),
+    };
+    let layout = server.scratch("layout");
+    let info = image::write_oci_layout(&layout, "v1", &[("etc/motd", b"pushed by a user\n")])
+        .expect("writing the OCI layout");
+    skopeo.push(&layout, "v1", "team/app:v1").ok();
+    let raw = skopeo.inspect_raw("team/app:v1").ok();
+    assert_eq!(raw.stdout, info.manifest);
+
+    // The owner removes the role: the stored credential still
+    // authenticates, but every new access token grants nothing.
+    run(
+        server.cli(["role", "assignment", "delete", "--ids", &assignment_id]),
+        None,
+    )
+    .ok();
+    let refused = skopeo.inspect_raw("team/app:v1").fails();
+    assert!(
+        refused.to_lowercase().contains("denied"),
+        "a denial, not a request to authenticate: {refused}"
+    );
+    let refused = skopeo.push(&layout, "v1", "team/app:v2").fails();
+    // (skopeo reports only the status of the blob check here.)
+    assert!(
+        refused.contains("403") || refused.to_lowercase().contains("denied"),
+        "{refused}"
+    );
+    // A fresh `acr login` does not bring the permission back.
+    run(as_user(&["acr", "login", "--name", &host]), None).ok();
+    let refresh = creds.docker_json()["auths"][host.as_str()]["identitytoken"]
+        .as_str()
+        .expect("an identity token")
+        .to_owned();
+    assert_eq!(
+        jwt_payload(&refresh)["permissions"]["actions"],
+        json!([]),
+        "no permissions left"
+    );
+    skopeo.inspect_raw("team/app:v1").fails();
+}

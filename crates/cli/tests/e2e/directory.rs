@@ -517,3 +517,96 @@ fn device_code_login_through_the_page() {
     assert!(t["refreshToken"].is_string());
     run(cli(&server, &config, &["account", "show"]), None).ok();
 }
+
+/// Issue #3 §1: `acrylic login` with no flags prompts for the username and
+/// the password on the terminal (a pseudo-terminal from util-linux
+/// `script`), does not echo the password, and signs in.
+#[test]
+fn login_prompts_for_the_username_and_password_on_a_terminal() {
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    let Some(script) = ["/usr/bin/script", "/bin/script"]
+        .iter()
+        .map(Path::new)
+        .find(|p| p.exists())
+    else {
+        assert!(
+            std::env::var("ACRYLIC_REQUIRE_CLIENTS").as_deref() != Ok("1"),
+            "util-linux `script` is required for the terminal prompt test"
+        );
+        eprintln!("skipping: no util-linux `script` for a pseudo-terminal");
+        return;
+    };
+    let server = SpawnedServer::start(acrylic_bin());
+    let owner = server.bootstrap_str("username");
+    let password = server.bootstrap_str("password");
+    let config: PathBuf = server.scratch("prompt-config");
+    let ca = server.ca_cert();
+    let command = format!(
+        "{} login --server {} --ca-cert {}",
+        acrylic_bin().display(),
+        server.base_url(),
+        ca.display()
+    );
+    let mut child = Command::new(script)
+        .args(["-qfec", &command, "/dev/null"])
+        .env("ACRYLIC_CONFIG_DIR", &config)
+        .env("HOME", server.scratch("home"))
+        .env("DOCKER_CONFIG", server.scratch("docker"))
+        .env("TERM", "dumb")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn script");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let reader = {
+        let seen = Arc::clone(&seen);
+        let mut out = child.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut out, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().expect("lock").extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let text = |seen: &Arc<Mutex<Vec<u8>>>| {
+        String::from_utf8_lossy(&seen.lock().expect("lock")).into_owned()
+    };
+    let wait_for = |needle: &str| {
+        let start = Instant::now();
+        while !text(&seen).contains(needle) {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no {needle:?} prompt: {}",
+                text(&seen)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let mut stdin = child.stdin.take().expect("stdin");
+    wait_for("Username");
+    stdin
+        .write_all(format!("{owner}\r").as_bytes())
+        .expect("type the username");
+    wait_for("Password");
+    std::thread::sleep(Duration::from_millis(200));
+    stdin
+        .write_all(format!("{password}\r").as_bytes())
+        .expect("type the password");
+    let status = child.wait().expect("wait for script");
+    drop(stdin);
+    reader.join().expect("reader");
+    let shown = text(&seen);
+    assert!(status.success(), "login failed:\n{shown}");
+    assert!(
+        !shown.contains(&password),
+        "the password was echoed:\n{shown}"
+    );
+    assert_eq!(tokens(&config)["user"], owner.as_str(), "{shown}");
+    run(cli(&server, &config, &["account", "show"]), None).ok();
+}

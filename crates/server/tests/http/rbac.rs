@@ -681,6 +681,76 @@ async fn abac_mode_honours_repository_roles_and_their_conditions() {
     );
 }
 
+/// Issue #3 §3: a denial never tells someone who may not list a repository
+/// whether it exists. A user limited to `team-a/` by a condition gets the
+/// same answer, status, body and challenge, for an existing `team-b/`
+/// repository, tag and manifest as for ones that do not exist, on /v2 and
+/// /acr/v1 alike.
+#[tokio::test]
+async fn a_denial_does_not_tell_whether_the_repository_exists() {
+    let w = World::start().await;
+    w.set_mode("AbacRepositoryPermissions").await;
+    let registry = w.s.bootstrap().registry.to_string();
+    let admin =
+        crate::support::Client::admin(&w.s, &registry, &["repository:team-b/secret:pull,push"])
+            .await;
+    let (_, digest) = admin
+        .push_image("team-b/secret", "v1", b"secret layer")
+        .await;
+
+    let u = w.user("team-a-only@acrylic.local").await;
+    let condition = format!(
+        "((!(ActionMatches{{'Microsoft.ContainerRegistry/registries/repositories/content/read'}}) \
+         AND !(ActionMatches{{'Microsoft.ContainerRegistry/registries/repositories/metadata/read'}})) \
+         OR ({NAME} StringStartsWith 'team-a/'))"
+    );
+    let (status, body) = w
+        .assign_as(
+            &w.owner,
+            &w.registry_scope(),
+            roles::REPOSITORY_READER,
+            &u.id,
+            json!({"condition": condition, "conditionVersion": "2.0"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let refresh = w.login(&u).await;
+    let access = w
+        .access_token(
+            &refresh,
+            "repository:team-b/secret:pull,metadata_read repository:team-b/nosuch:pull,metadata_read",
+        )
+        .await;
+
+    for path in [
+        "/v2/{repo}/tags/list",
+        "/v2/{repo}/manifests/v1",
+        &format!("/v2/{{repo}}/manifests/{digest}"),
+        "/acr/v1/{repo}",
+        "/acr/v1/{repo}/_tags",
+        "/acr/v1/{repo}/_tags/v1",
+        "/acr/v1/{repo}/_manifests",
+    ] {
+        let mut seen = Vec::new();
+        for repo in ["team-b/secret", "team-b/nosuch"] {
+            let r = w.reg().v2(&path.replace("{repo}", repo), &access).await;
+            let status = r.status();
+            let challenge = r
+                .headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap().replace(repo, "{repo}"));
+            let body = r.text().await.unwrap().replace(repo, "{repo}");
+            seen.push((status, challenge, body));
+        }
+        assert!(
+            seen[0].0.is_client_error() && seen[0].0 != StatusCode::NOT_FOUND,
+            "{path}: refused, not answered: {:?}",
+            seen[0]
+        );
+        assert_eq!(seen[0], seen[1], "{path}: the answers differ");
+    }
+}
+
 #[tokio::test]
 async fn switching_the_mode_invalidates_credentials_issued_under_the_old_one() {
     let w = World::start().await;

@@ -949,6 +949,95 @@ async fn basic_logins_at_the_registry_follow_the_role_and_the_principal() {
     );
 }
 
+/// Issue #3 §1: groups have service principals as members, and a role
+/// assigned to the group reaches them, through Graph and ARM, until the
+/// principal leaves the group.
+#[tokio::test]
+async fn a_role_assigned_to_a_group_reaches_its_service_principal_members() {
+    let w = World::start().await;
+    let app = w.app("grouped").await;
+    let scope = "repository:team/app:pull,push";
+    assert_eq!(
+        w.granted(&app.app_id, &app.secret, scope).await,
+        entry("team/app", &[]),
+        "no role yet"
+    );
+
+    let g = w
+        .graph(
+            Method::POST,
+            "/v1.0/groups",
+            Some(json!({"displayName": "Pullers", "mailNickname": "pullers",
+                        "mailEnabled": false, "securityEnabled": true})),
+        )
+        .await;
+    assert_eq!(g.status, StatusCode::CREATED, "{}", g.body);
+    let group = g.body["id"].as_str().unwrap().to_owned();
+    let added = w
+        .graph(
+            Method::POST,
+            &format!("/v1.0/groups/{group}/members/$ref"),
+            Some(json!({"@odata.id": format!(
+                "https://graph.microsoft.com/v1.0/servicePrincipals/{}", app.sp
+            )})),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::NO_CONTENT, "{}", added.body);
+    let members = w
+        .graph(Method::GET, &format!("/v1.0/groups/{group}/members"), None)
+        .await;
+    assert_eq!(
+        members.body["value"][0]["@odata.type"], "#microsoft.graph.servicePrincipal",
+        "{}",
+        members.body
+    );
+    assert_eq!(members.body["value"][0]["id"], app.sp.to_string());
+
+    let b = w.s.bootstrap();
+    let assigned = w
+        .call(
+            &w.arm,
+            Method::PUT,
+            &format!(
+                "{}/providers/Microsoft.Authorization/roleAssignments/{}?{API}",
+                w.registry_scope(),
+                uuid::Uuid::new_v4()
+            ),
+            Some(json!({"properties": {
+                "roleDefinitionId": format!(
+                    "/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{}",
+                    b.subscription,
+                    roles::ACR_PULL
+                ),
+                "principalId": group,
+                "principalType": "Group",
+            }})),
+        )
+        .await;
+    assert_eq!(assigned.status, StatusCode::CREATED, "{}", assigned.body);
+    assert_eq!(assigned.body["properties"]["principalType"], "Group");
+
+    // The member gets the group's AcrPull: pull, not push.
+    assert_eq!(
+        w.granted(&app.app_id, &app.secret, scope).await,
+        entry("team/app", &["pull"])
+    );
+
+    // Out of the group: the next token grants nothing.
+    let removed = w
+        .graph(
+            Method::DELETE,
+            &format!("/v1.0/groups/{group}/members/{}/$ref", app.sp),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
+    assert_eq!(
+        w.granted(&app.app_id, &app.secret, scope).await,
+        entry("team/app", &[])
+    );
+}
+
 #[tokio::test]
 async fn role_assignments_name_service_principals_that_exist() {
     let w = World::start().await;

@@ -249,6 +249,40 @@ async fn registry_keys_are_published_and_verify_issued_tokens() {
     validation.set_issuer(&["Azure Container Registry"]);
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
     jsonwebtoken::decode::<Value>(&token, &key, &validation).unwrap();
+
+    // At rest the private key is encrypted: the stored bytes do not hold
+    // the PKCS#8 key, and opened with the server's master key they are the
+    // key that signs what the published JWK verifies.
+    let stored = server
+        .state()
+        .meta
+        .list_signing_keys("registry")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|k| k.kid == kid)
+        .unwrap();
+    let pkcs8 = server
+        .state()
+        .sealer
+        .open(&stored.sealed_private_key)
+        .unwrap();
+    assert!(pkcs8.len() > 32);
+    assert!(
+        !stored
+            .sealed_private_key
+            .windows(pkcs8.len())
+            .any(|w| w == pkcs8.as_slice()),
+        "the signing key is stored in the clear"
+    );
+    let resigned = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256),
+        &json!({"aud": reg.registry().await.login_server, "iss": "Azure Container Registry",
+                "exp": OffsetDateTime::now_utc().unix_timestamp() + 60}),
+        &jsonwebtoken::EncodingKey::from_ec_der(&pkcs8),
+    )
+    .unwrap();
+    jsonwebtoken::decode::<Value>(&resigned, &key, &validation).unwrap();
 }
 
 // ---- credentials refused ----
