@@ -191,7 +191,7 @@ fn assert_says_admin_disabled(output: &str) {
 }
 
 /// A test image in an OCI layout under the server's scratch directory.
-fn test_image(server: &SpawnedServer, tag: &str) -> (PathBuf, ImageInfo) {
+pub(crate) fn test_image(server: &SpawnedServer, tag: &str) -> (PathBuf, ImageInfo) {
     let dir = server.scratch("layout");
     let motd = format!("hello from the acrylic client tests ({tag})\n");
     let files: [(&str, &[u8]); 2] = [
@@ -204,7 +204,7 @@ fn test_image(server: &SpawnedServer, tag: &str) -> (PathBuf, ImageInfo) {
 
 /// A directory with the server's CA as `ca.crt`: containers/image's
 /// `--cert-dir` / `certs.d` form.
-fn cert_dir(server: &SpawnedServer) -> PathBuf {
+pub(crate) fn cert_dir(server: &SpawnedServer) -> PathBuf {
     let dir = server.scratch("certs");
     fs::copy(server.ca_cert(), dir.join("ca.crt")).expect("copying the CA certificate");
     dir
@@ -562,12 +562,12 @@ fn podman_login_push_pull() {
 
 /// A symbolic link with an all-lower-case path in the system temporary
 /// directory, removed on drop.
-struct LowercaseLink {
-    path: PathBuf,
+pub(crate) struct LowercaseLink {
+    pub(crate) path: PathBuf,
 }
 
 impl LowercaseLink {
-    fn new(target: &Path, port: u16) -> LowercaseLink {
+    pub(crate) fn new(target: &Path, port: u16) -> LowercaseLink {
         let path = std::env::temp_dir().join(format!("acrylic-oci-{}-{port}", std::process::id()));
         let _ = fs::remove_file(&path);
         std::os::unix::fs::symlink(target, &path).expect("creating a symbolic link");

@@ -9,6 +9,7 @@ mod directory;
 mod helper_install;
 mod identities;
 mod pull_only;
+mod push_clients;
 mod python;
 mod python_sp;
 mod repo_tokens;
