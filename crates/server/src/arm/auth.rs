@@ -1,10 +1,8 @@
 //! Who is calling the control plane, and what `authorize` says they may do.
 //!
 //! Authentication: `Authorization: Bearer <directory access token>`,
-//! verified with the key ring (signature with the tenant's pinned RS256
-//! key, `exp`/`nbf`), then `iss` (the tenant's v1 issuer) and `aud` (an ARM
-//! audience, acr-auth.md cheat sheet 6). A `kid` this replica does not hold
-//! yet makes it reload the stored directory keys once.
+//! verified by `crate::directory::bearer`, with an ARM audience
+//! (acr-auth.md cheat sheet 6).
 //!
 //! Authorization: [`Caller::permit`] and [`Caller::may`] are the only ways
 //! a handler learns what it may do; both ask `acrylic_authz::authorize`
@@ -14,12 +12,12 @@
 
 use acrylic_authz::{Action, Grants, Permit, Principal, Resource, authorize};
 use acrylic_model::{ArmScope, SubscriptionId, TenantId};
-use acrylic_tokens::{DirectoryClaims, TokenError};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 
 use super::error::ArmError;
 use crate::AppState;
-use crate::directory::{is_arm_audience, keys, v1_issuer};
+use crate::directory::bearer::{self, BearerError};
+use crate::directory::is_arm_audience;
 
 /// An authenticated caller with the grants `authorize` decides on.
 pub struct Caller {
@@ -29,19 +27,11 @@ pub struct Caller {
 
 impl Caller {
     pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ArmError> {
-        let value = headers
-            .get(header::AUTHORIZATION)
-            .ok_or(ArmError::MissingAuthorization)?
-            .to_str()
-            .map_err(|_| ArmError::MalformedAuthorization)?;
-        let token = match value.split_once(' ') {
-            Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => {
-                t.trim()
-            }
-            _ => return Err(ArmError::MalformedAuthorization),
-        };
-        let claims = verify(state, token).await?;
-        let principal = principal_of(claims)?;
+        let claims = bearer::verify(state, bearer::token(headers)?, state.clock.unix_now()).await?;
+        if !is_arm_audience(&claims.aud) {
+            return Err(ArmError::WrongAudience { aud: claims.aud });
+        }
+        let principal = bearer::principal_of(claims)?;
         let grants = crate::token::grants_for(state, &principal, None).await?;
         Ok(Caller { principal, grants })
     }
@@ -69,7 +59,7 @@ impl Caller {
         decision.permit(&action).ok_or_else(|| {
             tracing::info!(principal = %self.principal.label(), %scope, operation, reason = %decision.reason, "control plane: denied");
             ArmError::AuthorizationFailed {
-                caller: self.display_name(),
+                caller: bearer::display_name(&self.principal),
                 oid: self.principal.object_id().map(|o| o.to_string()).unwrap_or_default(),
                 action: operation.to_owned(),
                 scope: scope.clone(),
@@ -102,17 +92,6 @@ impl Caller {
             .await?
             .map_or(own, |s| s.tenant_id))
     }
-
-    fn display_name(&self) -> String {
-        match &self.principal {
-            Principal::User { upn, .. } => upn.clone(),
-            Principal::ServicePrincipal { app_id, .. } => app_id.to_string(),
-            Principal::ManagedIdentity { client_id, .. } => client_id.to_string(),
-            p @ (Principal::Anonymous
-            | Principal::Admin { .. }
-            | Principal::RepositoryToken { .. }) => p.label(),
-        }
-    }
 }
 
 /// The subscription a scope lies in, if any.
@@ -126,49 +105,14 @@ pub fn subscription_of(scope: &ArmScope) -> Option<SubscriptionId> {
     }
 }
 
-async fn verify(state: &AppState, token: &str) -> Result<DirectoryClaims, ArmError> {
-    let now = state.clock.unix_now();
-    let claims = match state.keys.verify_directory(token, now) {
-        Err(TokenError::UnknownKey { .. }) => {
-            // Perhaps a key another replica (or a later tenant) made.
-            keys::load(state).await.map_err(|e| {
-                tracing::error!(error = %e, "control plane: reloading directory keys failed");
-                ArmError::Internal
-            })?;
-            state.keys.verify_directory(token, now)?
+impl From<BearerError> for ArmError {
+    fn from(e: BearerError) -> Self {
+        match e {
+            BearerError::Missing => ArmError::MissingAuthorization,
+            BearerError::Malformed => ArmError::MalformedAuthorization,
+            BearerError::Token(t) => t.into(),
+            BearerError::WrongIssuer(_) | BearerError::InvalidClaims => ArmError::InvalidToken,
+            BearerError::Internal => ArmError::Internal,
         }
-        other => other?,
-    };
-    if claims.iss != v1_issuer(&claims.tid) {
-        return Err(ArmError::InvalidToken);
-    }
-    if !is_arm_audience(&claims.aud) {
-        return Err(ArmError::WrongAudience { aud: claims.aud });
-    }
-    Ok(claims)
-}
-
-/// The principal a directory token stands for: `idtyp` `user` is a user;
-/// `app` a service principal (issue #4 issues those).
-fn principal_of(c: DirectoryClaims) -> Result<Principal, ArmError> {
-    match c.idtyp.as_str() {
-        "user" => Ok(Principal::User {
-            tenant: c.tid,
-            oid: c.oid,
-            upn: c.upn.unwrap_or(c.sub),
-        }),
-        "app" => {
-            let app_id = c
-                .appid
-                .as_deref()
-                .and_then(|a| uuid::Uuid::parse_str(a).ok())
-                .ok_or(ArmError::InvalidToken)?;
-            Ok(Principal::ServicePrincipal {
-                tenant: c.tid,
-                oid: c.oid,
-                app_id,
-            })
-        }
-        _ => Err(ArmError::InvalidToken),
     }
 }

@@ -36,6 +36,7 @@
 
 pub mod apps;
 pub mod assertion;
+pub mod bearer;
 pub mod certificate;
 pub mod client;
 mod client_credentials;

@@ -51,7 +51,7 @@ use time::OffsetDateTime;
 use super::error::TokenFailure;
 use super::{JSON_UTF8, MAX_FORM_BYTES, grants_for, permission_summary, registry_facts};
 use crate::AppState;
-use crate::directory::{Resource, keys, v1_issuer};
+use crate::directory::Resource;
 
 /// The grants of `/oauth2/exchange` (acr-auth.md §2.1). Secrets are
 /// hidden from `Debug`.
@@ -414,35 +414,29 @@ async fn run(
 }
 
 /// Verifies a directory access token as this server's directory issued
-/// it: signature with the tenant's key (reloading the stored keys once
-/// for a `kid` this replica has not seen), time, and the v1 issuer. The
-/// audience is the caller's to check.
+/// it (`crate::directory::bearer::verify`: signature, time, v1 issuer).
+/// The audience is the caller's to check.
 pub async fn verify_directory_token(
     state: &AppState,
     token: &str,
     now: i64,
 ) -> Result<DirectoryClaims, ExchangeError> {
-    let verified = match state.keys.verify_directory(token, now) {
-        Err(TokenError::UnknownKey { .. }) => {
-            // A key another replica (or a tenant created since) made.
-            if let Err(e) = keys::load(state).await {
-                tracing::error!(error = %e, "exchange: reloading directory keys failed");
+    use crate::directory::bearer::{self, BearerError};
+    bearer::verify(state, token, now)
+        .await
+        .map_err(|e| match e {
+            BearerError::Token(TokenError::Expired { exp }) => ExchangeError::Expired { exp },
+            BearerError::Token(e) => ExchangeError::InvalidToken(e),
+            BearerError::WrongIssuer(iss) => ExchangeError::WrongIssuer(iss),
+            BearerError::Internal => ExchangeError::Store(StoreError::Backend(
+                "reloading directory keys failed".into(),
+            )),
+            BearerError::Missing | BearerError::Malformed | BearerError::InvalidClaims => {
+                ExchangeError::InvalidToken(TokenError::Malformed(
+                    "not a directory access token".into(),
+                ))
             }
-            state.keys.verify_directory(token, now)
-        }
-        other => other,
-    };
-    let claims = match verified {
-        Ok(c) => c,
-        Err(TokenError::Expired { exp }) => return Err(ExchangeError::Expired { exp }),
-        Err(e) => return Err(ExchangeError::InvalidToken(e)),
-    };
-    if claims.iss != v1_issuer(&claims.tid) {
-        return Err(ExchangeError::WrongIssuer(
-            claims.iss.chars().take(255).collect(),
-        ));
-    }
-    Ok(claims)
+        })
 }
 
 /// ACR's audience always; ARM's only while the registry's
