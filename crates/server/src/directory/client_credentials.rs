@@ -27,7 +27,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use acrylic_store::{AppCredential, AuditRecord};
+use acrylic_store::AppCredential;
 use time::OffsetDateTime;
 
 use super::apps::{self, SecretCheck, date};
@@ -226,20 +226,11 @@ async fn audit(
     client: Option<SocketAddr>,
     detail: &str,
 ) {
-    let record = AuditRecord {
-        id: uuid::Uuid::now_v7(),
-        at: state.clock.now(),
-        registry_id: None,
-        principal: principal.to_owned(),
-        action: "signin".into(),
-        repository: None,
-        decision: decision.into(),
-        client_addr: client.map(|c| c.ip().to_string()),
-        detail: Some(detail.chars().take(1000).collect()),
-    };
-    if let Err(e) = state.meta.append_audit(&record).await {
-        tracing::warn!(error = %e, "could not record an app sign-in in the audit log");
-    }
+    crate::audit::Event::new(principal, "signin", decision)
+        .client(client)
+        .detail(Some(detail.chars().take(1000).collect()))
+        .record_best_effort(state)
+        .await;
 }
 
 #[cfg(test)]

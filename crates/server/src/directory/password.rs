@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 
 use acrylic_model::TenantId;
-use acrylic_store::{AuditRecord, Tenant, User};
+use acrylic_store::{Tenant, User};
 
 use super::issue::user_tokens;
 use super::sessions::Family;
@@ -178,18 +178,9 @@ pub(in crate::directory) async fn audit(
     client: Option<SocketAddr>,
     detail: &str,
 ) {
-    let record = AuditRecord {
-        id: uuid::Uuid::now_v7(),
-        at: state.clock.now(),
-        registry_id: None,
-        principal: format!("user:{upn}"),
-        action: "signin".into(),
-        repository: None,
-        decision: decision.into(),
-        client_addr: client.map(|c| c.ip().to_string()),
-        detail: Some(detail.into()),
-    };
-    if let Err(e) = state.meta.append_audit(&record).await {
-        tracing::warn!(error = %e, "could not record a sign-in in the audit log");
-    }
+    crate::audit::Event::new(format!("user:{upn}"), "signin", decision)
+        .client(client)
+        .detail(Some(detail.into()))
+        .record_best_effort(state)
+        .await;
 }
